@@ -1,0 +1,1117 @@
+/*
+ * api.c: routing and the HTTP rules of SPEC section 3: who may act, which
+ * preconditions hold (If-Match, expected_version, 409/412/428), idempotent replays,
+ * and the shape of every representation and link. One function per route; every
+ * failure is an ad_error that api_handle turns into problem+json in one place.
+ */
+#include "api.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "action.h"
+#include "auth.h"
+#include "jsonp.h"
+#include "patch.h"
+#include "ptr.h"
+#include "sha256.h"
+#include "xalloc.h"
+
+#define LIST_DEFAULT_LIMIT 20
+#define LIST_MAX_LIMIT 100
+#define LOG_DEFAULT_LIMIT 100
+#define LOG_MAX_LIMIT 1000
+#define ACCEPT_PATCH "application/json-patch+json, application/merge-patch+json"
+
+struct api {
+    struct store *store;
+    const struct catalog *catalog;
+    struct auth_cache *auth;
+    size_t max_body;
+    struct jsonp_limits limits;
+};
+
+/* What one request carries through its handler; owned by api_handle's frame. */
+struct call {
+    struct api *api;
+    struct req *req;
+    struct resp *resp;
+    struct ad_error err;
+    const char *actor;
+    const struct cat_type *type;
+    int64_t id;
+    const char *state; /* the resource's state when known, for links in errors */
+    const char *allow; /* the Allow header of a 405 */
+    int accept_patch;  /* advertise the patch formats (RFC 5789 section 3.1) */
+};
+
+struct api *
+api_new(const struct config *cfg, struct store *store, const struct catalog *catalog)
+{
+    struct api *a = xcalloc(1, sizeof(*a));
+
+    a->store = store;
+    a->catalog = catalog;
+    a->auth = auth_cache_new(cfg->token_cache_seconds);
+    a->max_body = cfg->max_body;
+    a->limits.max_depth = cfg->max_depth;
+    a->limits.max_string = cfg->max_string;
+    return a;
+}
+
+void
+api_free(struct api *a)
+{
+    if (a == NULL)
+        return;
+    auth_cache_free(a->auth);
+    free(a);
+}
+
+/* "<mount>/<type>/<id><suffix>", newly allocated. */
+static char *
+resource_href(const struct call *c, int64_t id, const char *suffix)
+{
+    return xasprintf("%s/%s/%lld%s", c->req->mount, cat_type_name(c->type), (long long)id, suffix);
+}
+
+static json_object *
+link_object(char *href, const char *method)
+{
+    json_object *l = json_object_new_object();
+
+    json_object_object_add(l, "href", json_object_new_string(href));
+    if (method != NULL)
+        json_object_object_add(l, "method", json_object_new_string(method));
+    free(href);
+    return l;
+}
+
+/* The link that performs action `name` on resource `id`: a verb route or /actions. */
+static json_object *
+action_link(const struct call *c, int64_t id, const char *name)
+{
+    const struct cat_action *act = cat_type_action(c->type, name);
+    char suffix[256];
+
+    if (act != NULL && cat_action_kind(act) != CAT_EDIT)
+        snprintf(suffix, sizeof(suffix), "/%s", name);
+    else
+        snprintf(suffix, sizeof(suffix), "/actions");
+    return link_object(resource_href(c, id, suffix), "POST");
+}
+
+/* {"name": {"href", "method"}, ...} for an array of action names (borrowed). */
+static json_object *
+action_links(const struct call *c, int64_t id, json_object *names)
+{
+    json_object *links = json_object_new_object();
+    size_t i, n = json_object_array_length(names);
+
+    for (i = 0; i < n; i++) {
+        const char *name = json_object_get_string(json_object_array_get_idx(names, i));
+        json_object_object_add(links, name, action_link(c, id, name));
+    }
+    return links;
+}
+
+/* The representation of a resource (SPEC 3): a new object the caller releases. */
+static json_object *
+representation(const struct call *c, const struct store_row *row)
+{
+    json_object *o = json_object_new_object();
+    json_object *links = json_object_new_object();
+    json_object *verbs;
+    size_t i, n;
+
+    json_object_object_add(o, "id", json_object_new_int64(row->id));
+    json_object_object_add(o, "type", json_object_new_string(row->type));
+    json_object_object_add(o, "version", json_object_new_int64(row->version));
+    if (cat_type_initial_state(c->type) != NULL)
+        json_object_object_add(o, "state", row->state ? json_object_new_string(row->state) : NULL);
+    json_object_object_add(o, "owner", json_object_new_string(row->owner));
+    json_object_object_add(o, "created_at", json_object_new_string(row->created_at));
+    json_object_object_add(o, "updated_at", json_object_new_string(row->updated_at));
+    json_object_object_add(o, "data", jsonp_copy(row->data));
+
+    json_object_object_add(links, "self", link_object(resource_href(c, row->id, ""), NULL));
+    json_object_object_add(links, "actions",
+                           link_object(resource_href(c, row->id, "/actions"), "POST"));
+    json_object_object_add(links, "history",
+                           link_object(resource_href(c, row->id, "/actions?since=0"), NULL));
+    verbs = cat_type_verbs(c->type, row->state);
+    n = json_object_array_length(verbs);
+    for (i = 0; i < n; i++) {
+        const char *verb = json_object_get_string(json_object_array_get_idx(verbs, i));
+        json_object_object_add(links, verb, action_link(c, row->id, verb));
+    }
+    json_object_put(verbs);
+    json_object_object_add(o, "_links", links);
+    return o;
+}
+
+static void
+set_etag(struct call *c, int64_t version)
+{
+    resp_header(c->resp, "ETag", "\"%lld\"", (long long)version);
+}
+
+static int
+is_wildcard(const char *if_match)
+{
+    while (*if_match == ' ' || *if_match == '\t')
+        if_match++;
+    return if_match[0] == '*' && if_match[strspn(if_match + 1, " \t") + 1] == '\0';
+}
+
+/*
+ * Reads the body as JSON. Checks, in order: size (413), media type (415), syntax and
+ * limits (400). An empty body gives *out = NULL and *present = 0.
+ */
+static enum ad_code
+read_body_as(struct call *c, const char *media_type, json_object **out, int *present)
+{
+    enum ad_code rc;
+
+    *out = NULL;
+    *present = 0;
+    rc = req_body(c->req, c->api->max_body, &c->err);
+    if (rc != AD_OK)
+        return rc;
+    if (c->req->body_len == 0)
+        return AD_OK;
+    if (!req_content_type_is(c->req, media_type))
+        return ad_fail(&c->err, AD_UNSUPPORTED_MEDIA, NULL, "the body must be %s%s", media_type,
+                       c->req->content_type ? "" : " (no Content-Type was sent)");
+    rc = jsonp_parse(c->req->body, c->req->body_len, &c->api->limits, out, &c->err);
+    if (rc == AD_OK)
+        *present = 1;
+    return rc;
+}
+
+static enum ad_code
+read_json_body(struct call *c, json_object **out, int *present)
+{
+    return read_body_as(c, "application/json", out, present);
+}
+
+static enum ad_code
+handle_health(struct call *c)
+{
+    json_object *body;
+    enum ad_code rc = store_ping(c->api->store, &c->err);
+
+    if (rc != AD_OK)
+        return rc;
+    body = json_object_new_object();
+    json_object_object_add(body, "status", json_object_new_string("ok"));
+    resp_json(c->resp, 200, body);
+    resp_header(c->resp, "Cache-Control", "no-store");
+    json_object_put(body);
+    return AD_OK;
+}
+
+static enum ad_code
+handle_create(struct call *c)
+{
+    json_object *body = NULL, *data = NULL, *forward = NULL, *inverse = NULL, *op, *rep;
+    struct store_row row = {0};
+    struct store_entry entry = {0};
+    int present;
+    enum ad_code rc;
+
+    rc = read_json_body(c, &body, &present);
+    if (rc != AD_OK)
+        goto out;
+    if (present) {
+        if (!json_object_is_type(body, json_type_object)) {
+            rc = ad_fail(&c->err, AD_BAD_REQUEST, "", "the body must be an object {\"data\": ...}");
+            goto out;
+        }
+        json_object_object_foreach(body, key, val)
+        {
+            char *p;
+            if (strcmp(key, "data") == 0) {
+                data = jsonp_copy(val);
+                continue;
+            }
+            p = ptr_join("", key);
+            rc = ad_fail(&c->err, AD_BAD_REQUEST, p,
+                         "unknown member; a create body takes only \"data\"");
+            free(p);
+            goto out;
+        }
+    }
+    if (!present || !json_object_object_get_ex(body, "data", NULL))
+        data = jsonp_copy(cat_type_initial(c->type));
+    else if (!cat_type_any_document(c->type) && !json_object_is_type(data, json_type_object)) {
+        rc = ad_fail(&c->err, AD_BAD_REQUEST, "/data", "a %s document must be an object",
+                     cat_type_name(c->type));
+        goto out;
+    }
+
+    /* The creation entry: replaying the log starts from null and applies this. */
+    forward = json_object_new_array();
+    op = json_object_new_object();
+    json_object_object_add(op, "op", json_object_new_string("add"));
+    json_object_object_add(op, "path", json_object_new_string(""));
+    json_object_object_add(op, "value", jsonp_copy(data));
+    json_object_array_add(forward, op);
+    inverse = json_object_new_array();
+    op = json_object_new_object();
+    json_object_object_add(op, "op", json_object_new_string("replace"));
+    json_object_object_add(op, "path", json_object_new_string(""));
+    json_object_object_add(op, "value", NULL);
+    json_object_array_add(inverse, op);
+    entry.action = "create";
+    entry.forward = forward;
+    entry.inverse = inverse;
+
+    rc = store_create(c->api->store, cat_type_name(c->type), data, cat_type_initial_state(c->type),
+                      c->actor, &entry, &row, &c->err);
+    if (rc != AD_OK)
+        goto out;
+    rep = representation(c, &row);
+    resp_json(c->resp, 201, rep);
+    json_object_put(rep);
+    resp_header(c->resp, "Location", "%s/%s/%lld", c->req->mount, cat_type_name(c->type),
+                (long long)row.id);
+    set_etag(c, row.version);
+    resp_header(c->resp, "Cache-Control", "no-store");
+out:
+    store_row_clear(&row);
+    json_object_put(forward);
+    json_object_put(inverse);
+    json_object_put(data);
+    json_object_put(body);
+    return rc;
+}
+
+static enum ad_code
+handle_read(struct call *c)
+{
+    struct store_row row = {0};
+    json_object *rep;
+    enum ad_code rc;
+
+    rc = store_get(c->api->store, cat_type_name(c->type), c->id, &row, &c->err);
+    if (rc != AD_OK)
+        goto out;
+    if (row.deleted) {
+        rc = ad_fail(&c->err, AD_GONE, NULL, "%s %lld was deleted", cat_type_name(c->type),
+                     (long long)c->id);
+        goto out;
+    }
+    set_etag(c, row.version);
+    resp_header(c->resp, "Cache-Control", "no-cache");
+    resp_header(c->resp, "Accept-Patch", ACCEPT_PATCH);
+    if (c->req->if_none_match != NULL && req_etag_matches(c->req->if_none_match, row.version, 1)) {
+        resp_empty(c->resp, 304);
+        goto out;
+    }
+    rep = representation(c, &row);
+    resp_json(c->resp, 200, rep);
+    json_object_put(rep);
+out:
+    store_row_clear(&row);
+    return rc;
+}
+
+static enum ad_code
+handle_list(struct call *c)
+{
+    int64_t limit = LIST_DEFAULT_LIMIT, after = 0;
+    struct store_row *rows = NULL;
+    size_t n = 0, i;
+    json_object *body, *items, *links;
+    enum ad_code rc;
+
+    if (req_query_int(c->req, "limit", 1, LIST_MAX_LIMIT, &limit, &c->err) < 0 ||
+        req_query_int(c->req, "after", 0, INT64_MAX / 2, &after, &c->err) < 0)
+        return AD_BAD_REQUEST;
+    rc = store_list(c->api->store, cat_type_name(c->type), after, (int)limit, &rows, &n, &c->err);
+    if (rc != AD_OK)
+        return rc;
+    body = json_object_new_object();
+    items = json_object_new_array();
+    for (i = 0; i < n; i++)
+        json_object_array_add(items, representation(c, &rows[i]));
+    links = json_object_new_object();
+    json_object_object_add(
+        links, "self",
+        link_object(xasprintf("%s/%s?limit=%lld&after=%lld", c->req->mount, cat_type_name(c->type),
+                              (long long)limit, (long long)after),
+                    NULL));
+    if (n == (size_t)limit)
+        json_object_object_add(links, "next",
+                               link_object(xasprintf("%s/%s?limit=%lld&after=%lld", c->req->mount,
+                                                     cat_type_name(c->type), (long long)limit,
+                                                     (long long)rows[n - 1].id),
+                                           NULL));
+    json_object_object_add(body, "items", items);
+    json_object_object_add(body, "_links", links);
+    resp_json(c->resp, 200, body);
+    resp_header(c->resp, "Cache-Control", "no-cache");
+    json_object_put(body);
+    for (i = 0; i < n; i++)
+        store_row_clear(&rows[i]);
+    free(rows);
+    return AD_OK;
+}
+
+static enum ad_code
+handle_log(struct call *c)
+{
+    int64_t since = 0, limit = LOG_DEFAULT_LIMIT;
+    int64_t version;
+    int deleted;
+    json_object *entries = NULL, *body, *links;
+    size_t n;
+    enum ad_code rc;
+
+    if (req_query_int(c->req, "since", 0, INT64_MAX / 2, &since, &c->err) < 0 ||
+        req_query_int(c->req, "limit", 1, LOG_MAX_LIMIT, &limit, &c->err) < 0)
+        return AD_BAD_REQUEST;
+    /* The history of a deleted resource stays readable: auditing needs it. */
+    rc = store_version(c->api->store, cat_type_name(c->type), c->id, &version, &deleted, &c->err);
+    if (rc != AD_OK)
+        return rc;
+    rc = store_log(c->api->store, c->id, since, (int)limit, &entries, &c->err);
+    if (rc != AD_OK)
+        return rc;
+    n = json_object_array_length(entries);
+    body = json_object_new_object();
+    json_object_object_add(body, "resource", link_object(resource_href(c, c->id, ""), NULL));
+    json_object_object_add(body, "current_version", json_object_new_int64(version));
+    json_object_object_add(body, "entries", entries);
+    links = json_object_new_object();
+    {
+        char suffix[96];
+        snprintf(suffix, sizeof(suffix), "/actions?since=%lld&limit=%lld", (long long)since,
+                 (long long)limit);
+        json_object_object_add(links, "self", link_object(resource_href(c, c->id, suffix), NULL));
+        if (n == (size_t)limit) {
+            json_object *last = json_object_array_get_idx(entries, n - 1);
+            json_object *v;
+            json_object_object_get_ex(last, "version", &v);
+            snprintf(suffix, sizeof(suffix), "/actions?since=%lld&limit=%lld",
+                     (long long)json_object_get_int64(v), (long long)limit);
+            json_object_object_add(links, "next",
+                                   link_object(resource_href(c, c->id, suffix), NULL));
+        }
+    }
+    json_object_object_add(body, "_links", links);
+    resp_json(c->resp, 200, body);
+    resp_header(c->resp, "Cache-Control", "no-cache");
+    json_object_put(body);
+    return AD_OK;
+}
+
+/* The 404 for a name that is not an action (or verb) here, listing what is. */
+static enum ad_code
+unknown_action(struct call *c, const char *name, int verbs_only, const char *state)
+{
+    json_object *allowed =
+        verbs_only ? cat_type_verbs(c->type, state) : cat_type_allowed(c->type, state);
+
+    ad_fail(&c->err, AD_NOT_FOUND, verbs_only ? NULL : "/action", "%s has no %s \"%s\"",
+            cat_type_name(c->type), verbs_only ? "verb" : "action", name);
+    ad_error_slug(&c->err, "unknown-action");
+    ad_error_put(&c->err, "links", action_links(c, c->id, allowed));
+    ad_error_put(&c->err, "allowed_actions", allowed);
+    return AD_NOT_FOUND;
+}
+
+/*
+ * A fingerprint of what a keyed request asks for, so a retry can be told from a
+ * different request reusing the key: the route, and the body without its `id`.
+ */
+static char *
+request_fingerprint(const struct call *c, json_object *body)
+{
+    json_object *copy = jsonp_copy(body);
+    char *canon, *material, *hex = xmalloc(65);
+
+    if (json_object_is_type(copy, json_type_object))
+        json_object_object_del(copy, "id");
+    canon = jsonp_canonical(copy);
+    material = xasprintf("%s %s\n%s", c->req->method, c->req->path, canon);
+    sha256_hex(material, strlen(material), hex);
+    free(material);
+    free(canon);
+    json_object_put(copy);
+    return hex;
+}
+
+/* Sends back the stored first response of a keyed request (SPEC 3.1). */
+static void
+replay(struct call *c, const struct store_replay *rp)
+{
+    json_object *status, *body, *location;
+
+    json_object_object_get_ex(rp->response, "status", &status);
+    set_etag(c, rp->version);
+    resp_header(c->resp, "Idempotent-Replayed", "true");
+    resp_header(c->resp, "Cache-Control", "no-store");
+    if (json_object_object_get_ex(rp->response, "body", &body)) {
+        resp_json(c->resp, json_object_get_int(status), body);
+    } else {
+        resp_empty(c->resp, json_object_get_int(status));
+    }
+    if (json_object_object_get_ex(rp->response, "location", &location))
+        resp_header(c->resp, "Location", "%s", json_object_get_string(location));
+}
+
+/*
+ * The preconditions of SPEC 3.1 against the locked version: If-Match (412, strong
+ * comparison; "*" only asserts existence), then a required precondition (428), then
+ * expected_version (409, with the link to what the client missed).
+ */
+static enum ad_code
+check_preconditions(struct call *c, const struct action_request *ar, int needs, int64_t current)
+{
+    const char *im = c->req->if_match;
+    int has_tag = im != NULL && !is_wildcard(im);
+
+    if (has_tag && !req_etag_matches(im, current, 0)) {
+        ad_fail(&c->err, AD_PRECONDITION_FAILED, NULL,
+                "If-Match does not match the current version %lld (strong comparison)",
+                (long long)current);
+        ad_error_put(&c->err, "current_version", json_object_new_int64(current));
+        return AD_PRECONDITION_FAILED;
+    }
+    if (needs && !has_tag && !ar->has_expected_version) {
+        ad_fail(&c->err, AD_PRECONDITION_REQUIRED, NULL,
+                "this action needs \"expected_version\" or If-Match: \"<version>\"%s",
+                im != NULL ? " (If-Match: * does not name a version)" : "");
+        ad_error_put(&c->err, "current_version", json_object_new_int64(current));
+        return AD_PRECONDITION_REQUIRED;
+    }
+    if (ar->has_expected_version && ar->expected_version != current) {
+        char suffix[64];
+        json_object *links = json_object_new_object();
+        snprintf(suffix, sizeof(suffix), "/actions?since=%lld", (long long)ar->expected_version);
+        json_object_object_add(links, "missed_actions",
+                               link_object(resource_href(c, c->id, suffix), NULL));
+        ad_fail(&c->err, AD_CONFLICT, "/expected_version",
+                "expected version %lld but the resource is at version %lld",
+                (long long)ar->expected_version, (long long)current);
+        ad_error_slug(&c->err, "stale-version");
+        ad_error_put(&c->err, "current_version", json_object_new_int64(current));
+        ad_error_put(&c->err, "links", links);
+        return AD_CONFLICT;
+    }
+    return AD_OK;
+}
+
+/* Adds `eff->result` members to `into`. */
+static void
+merge_result(json_object *into, const struct action_effect *eff)
+{
+    if (eff->result == NULL)
+        return;
+    json_object_object_foreach(eff->result, key, val)
+    {
+        json_object_object_add(into, key, json_object_get(val));
+    }
+}
+
+/* How a change arrived; it decides what the request may name and how it answers. */
+enum via {
+    VIA_ACTIONS,     /* POST /{type}/{id}/actions: catalog actions and transitions */
+    VIA_VERB,        /* POST /{type}/{id}/{verb}: a transition, 204 */
+    VIA_JSON_PATCH,  /* PATCH, application/json-patch+json */
+    VIA_MERGE_PATCH, /* PATCH, application/merge-patch+json */
+    VIA_DELETE       /* DELETE, 204 */
+};
+
+/* The log's name for a change that is not a catalog action. */
+static const char *
+builtin_name(enum via via)
+{
+    switch (via) {
+    case VIA_JSON_PATCH:
+        return "json_patch";
+    case VIA_MERGE_PATCH:
+        return "merge_patch";
+    case VIA_DELETE:
+        return "delete";
+    default:
+        return NULL;
+    }
+}
+
+/* Checks that every item names something this route may apply; sets *needs. */
+static enum ad_code
+check_names(struct call *c, const struct action_request *ar, enum via via, const char *state,
+            int *needs)
+{
+    size_t i;
+
+    *needs = 0;
+    if (builtin_name(via) != NULL) {
+        *needs = 1; /* PATCH and DELETE replace what the client saw: always guarded */
+        return AD_OK;
+    }
+    for (i = 0; i < ar->n; i++) {
+        const struct cat_action *act = cat_type_action(c->type, ar->items[i].name);
+        enum cat_action_kind kind = act ? cat_action_kind(act) : CAT_EDIT;
+        if (act == NULL || kind == CAT_DUPLICATE || (via == VIA_VERB && kind == CAT_EDIT)) {
+            enum ad_code rc = unknown_action(c, ar->items[i].name, via == VIA_VERB, state);
+            if (ar->batch) {
+                char prefix[48];
+                snprintf(prefix, sizeof(prefix), "/actions/%zu", i);
+                ad_error_prefix_pointer(&c->err, prefix);
+                ad_error_put(&c->err, "failed_index", json_object_new_int64((int64_t)i));
+            }
+            return rc;
+        }
+        *needs |= cat_action_needs_precondition(act);
+    }
+    return AD_OK;
+}
+
+/* Applies one item of the request to row->data (and row->state / row->deleted). */
+static enum ad_code
+apply_one(struct call *c, enum via via, const struct action *a, const char *prefix,
+          struct store_row *row, struct action_effect *eff)
+{
+    enum ad_code rc;
+
+    switch (via) {
+    case VIA_JSON_PATCH:
+        eff->forward = json_object_get(a->data);
+        return patch_apply(&row->data, a->data, &eff->inverse, &c->err);
+    case VIA_MERGE_PATCH:
+        rc = patch_merge(&row->data, a->data, &eff->forward, &eff->inverse, &c->err);
+        if (rc == AD_OK && !cat_type_any_document(c->type) &&
+            !json_object_is_type(row->data, json_type_object)) {
+            /* Undo in place: the caller restores nothing after a failure. */
+            patch_apply(&row->data, eff->inverse, NULL, NULL);
+            return ad_fail(&c->err, AD_UNPROCESSABLE, "", "a %s document must stay an object",
+                           cat_type_name(c->type));
+        }
+        return rc;
+    case VIA_DELETE:
+        eff->forward = json_object_new_array();
+        eff->inverse = json_object_new_array();
+        row->deleted = 1;
+        return AD_OK;
+    default:
+        rc = action_apply(c->type, a, row->state, prefix, &row->data, eff, &c->err);
+        if (rc == AD_OK && eff->new_state != NULL) {
+            free(row->state);
+            row->state = xstrdup(eff->new_state);
+            c->state = row->state;
+        }
+        return rc;
+    }
+}
+
+/*
+ * Applies the items of `ar` to the resource in one transaction: lock, replay check,
+ * names, preconditions, apply each item, write and log, commit. Any failure rolls
+ * everything back. `body` is the request body (for the idempotency fingerprint).
+ */
+static enum ad_code
+apply_actions(struct call *c, const struct action_request *ar, json_object *body, enum via via,
+              const char *key)
+{
+    struct store *st = c->api->store;
+    struct store_row row = {0};
+    struct store_replay rp = {0};
+    struct store_entry *entries = NULL;
+    struct action_effect *eff = NULL;
+    struct store_idem idem = {0};
+    json_object *response = NULL, *out = NULL, *results = NULL;
+    char *txn_time = NULL, *fingerprint = NULL, *location = NULL;
+    int locked = 0, needs, found, no_body = via == VIA_VERB || via == VIA_DELETE;
+    size_t i;
+    enum ad_code rc;
+
+    rc = store_lock(st, cat_type_name(c->type), c->id, &row, &txn_time, &c->err);
+    if (rc != AD_OK)
+        goto out;
+    locked = 1;
+    c->state = row.state;
+    if (row.deleted) {
+        rc = ad_fail(&c->err, AD_GONE, NULL, "%s %lld was deleted", cat_type_name(c->type),
+                     (long long)c->id);
+        goto out;
+    }
+
+    /* A retry carries a now-stale version, so the replay check comes first. */
+    if (key != NULL) {
+        fingerprint = request_fingerprint(c, body);
+        rc = store_find_key(st, c->actor, key, &found, &rp, &c->err);
+        if (rc != AD_OK)
+            goto out;
+        if (found) {
+            if (rp.resource_id != c->id || strcmp(rp.fingerprint, fingerprint) != 0) {
+                rc = ad_fail(&c->err, AD_UNPROCESSABLE, NULL,
+                             "this idempotency key was used for a different request");
+                ad_error_slug(&c->err, "idempotency-key-reused");
+                goto out;
+            }
+            replay(c, &rp);
+            rc = AD_OK;
+            goto out;
+        }
+    }
+
+    rc = check_names(c, ar, via, row.state, &needs);
+    if (rc != AD_OK)
+        goto out;
+    rc = check_preconditions(c, ar, needs, row.version);
+    if (rc != AD_OK)
+        goto out;
+
+    eff = xcalloc(ar->n, sizeof(*eff));
+    entries = xcalloc(ar->n, sizeof(*entries));
+    results = json_object_new_array();
+    for (i = 0; i < ar->n; i++) {
+        char prefix[48] = "";
+        json_object *one;
+        if (ar->batch)
+            snprintf(prefix, sizeof(prefix), "/actions/%zu", i);
+        rc = apply_one(c, via, &ar->items[i], prefix, &row, &eff[i]);
+        if (rc != AD_OK) {
+            if (ar->batch)
+                ad_error_put(&c->err, "failed_index", json_object_new_int64((int64_t)i));
+            goto out;
+        }
+        entries[i].action = ar->items[i].name;
+        entries[i].target = ar->items[i].target;
+        entries[i].data = ar->items[i].data;
+        entries[i].forward = eff[i].forward;
+        entries[i].inverse = eff[i].inverse;
+        one = json_object_new_object();
+        json_object_object_add(one, "action", json_object_new_string(ar->items[i].name));
+        json_object_object_add(one, "version", json_object_new_int64(row.version + 1 + (int64_t)i));
+        merge_result(one, &eff[i]);
+        json_object_array_add(results, one);
+    }
+    row.version += (int64_t)ar->n;
+
+    out = json_object_new_object();
+    json_object_object_add(out, "success", json_object_new_boolean(1));
+    json_object_object_add(out, "version", json_object_new_int64(row.version));
+    json_object_object_add(out, "applied_at", json_object_new_string(txn_time));
+    if (ar->batch) {
+        json_object_object_add(out, "results", json_object_get(results));
+    } else {
+        json_object_object_add(out, "action", json_object_new_string(ar->items[0].name));
+        merge_result(out, &eff[0]);
+    }
+    if (row.state != NULL)
+        json_object_object_add(out, "state", json_object_new_string(row.state));
+    json_object_object_add(out, "data", jsonp_copy(row.data));
+
+    response = json_object_new_object();
+    json_object_object_add(response, "status", json_object_new_int(no_body ? 204 : 200));
+    if (!no_body)
+        json_object_object_add(response, "body", json_object_get(out));
+    if (via == VIA_VERB) {
+        location = resource_href(c, c->id, "");
+        json_object_object_add(response, "location", json_object_new_string(location));
+    }
+    idem.key = key;
+    idem.fingerprint = fingerprint;
+    idem.response = response;
+    rc = store_commit(st, &row, entries, ar->n, c->actor, key ? &idem : NULL, &c->err);
+    locked = 0;
+    if (rc != AD_OK)
+        goto out;
+
+    set_etag(c, row.version);
+    resp_header(c->resp, "Cache-Control", "no-store");
+    if (no_body) {
+        resp_empty(c->resp, 204);
+        if (location != NULL)
+            resp_header(c->resp, "Location", "%s", location);
+    } else {
+        resp_json(c->resp, 200, out);
+    }
+out:
+    if (locked)
+        store_rollback(st);
+    if (eff != NULL)
+        for (i = 0; i < ar->n; i++)
+            action_effect_clear(&eff[i]);
+    free(eff);
+    free(entries);
+    json_object_put(results);
+    json_object_put(out);
+    json_object_put(response);
+    store_replay_clear(&rp);
+    free(fingerprint);
+    free(location);
+    free(txn_time);
+    c->state = NULL;
+    store_row_clear(&row);
+    return rc;
+}
+
+/*
+ * The idempotency key of a request: the envelope's `id` or the Idempotency-Key header.
+ * When both are present they must agree. *key is malloc'd or NULL.
+ */
+static enum ad_code
+request_key(struct call *c, const struct action_request *ar, char **key)
+{
+    enum ad_code rc = req_idempotency_key(c->req, ACTION_MAX_ID, key, &c->err);
+
+    if (rc != AD_OK)
+        return rc;
+    if (ar->id == NULL)
+        return AD_OK;
+    if (*key != NULL && strcmp(*key, ar->id) != 0) {
+        free(*key);
+        *key = NULL;
+        return ad_fail(&c->err, AD_BAD_REQUEST, "/id",
+                       "the body's id and the Idempotency-Key header differ");
+    }
+    free(*key);
+    *key = xstrdup(ar->id);
+    return AD_OK;
+}
+
+static enum ad_code
+handle_actions(struct call *c)
+{
+    json_object *body = NULL;
+    struct action_request ar = {0};
+    char *key = NULL;
+    int present;
+    enum ad_code rc;
+
+    rc = read_json_body(c, &body, &present);
+    if (rc != AD_OK)
+        goto out;
+    if (!present) {
+        rc = ad_fail(&c->err, AD_BAD_REQUEST, NULL, "an action needs a JSON body");
+        goto out;
+    }
+    rc = action_parse(body, &ar, &c->err);
+    if (rc != AD_OK)
+        goto out;
+    rc = request_key(c, &ar, &key);
+    if (rc != AD_OK)
+        goto out;
+    rc = apply_actions(c, &ar, body, VIA_ACTIONS, key);
+out:
+    free(key);
+    action_request_free(&ar);
+    json_object_put(body);
+    return rc;
+}
+
+/* Copies a resource: a new resource owned by the caller, logged from its own creation. */
+static enum ad_code
+duplicate(struct call *c)
+{
+    struct store_row src = {0}, row = {0};
+    struct store_entry entry = {0};
+    json_object *forward, *inverse, *op, *data, *rep;
+    char *source;
+    enum ad_code rc;
+
+    rc = store_get(c->api->store, cat_type_name(c->type), c->id, &src, &c->err);
+    if (rc != AD_OK)
+        goto out;
+    if (src.deleted) {
+        rc = ad_fail(&c->err, AD_GONE, NULL, "%s %lld was deleted", cat_type_name(c->type),
+                     (long long)c->id);
+        goto out;
+    }
+    forward = json_object_new_array();
+    op = json_object_new_object();
+    json_object_object_add(op, "op", json_object_new_string("add"));
+    json_object_object_add(op, "path", json_object_new_string(""));
+    json_object_object_add(op, "value", jsonp_copy(src.data));
+    json_object_array_add(forward, op);
+    inverse = json_object_new_array();
+    op = json_object_new_object();
+    json_object_object_add(op, "op", json_object_new_string("replace"));
+    json_object_object_add(op, "path", json_object_new_string(""));
+    json_object_object_add(op, "value", NULL);
+    json_object_array_add(inverse, op);
+    data = json_object_new_object();
+    source = resource_href(c, c->id, "");
+    json_object_object_add(data, "source", json_object_new_string(source));
+    json_object_object_add(data, "source_version", json_object_new_int64(src.version));
+    free(source);
+    entry.action = "duplicate";
+    entry.data = data;
+    entry.forward = forward;
+    entry.inverse = inverse;
+    rc = store_create(c->api->store, cat_type_name(c->type), src.data,
+                      cat_type_initial_state(c->type), c->actor, &entry, &row, &c->err);
+    json_object_put(forward);
+    json_object_put(inverse);
+    json_object_put(data);
+    if (rc != AD_OK)
+        goto out;
+    rep = representation(c, &row);
+    resp_json(c->resp, 201, rep);
+    json_object_put(rep);
+    resp_header(c->resp, "Location", "%s/%s/%lld", c->req->mount, cat_type_name(c->type),
+                (long long)row.id);
+    set_etag(c, row.version);
+    resp_header(c->resp, "Cache-Control", "no-store");
+out:
+    store_row_clear(&src);
+    store_row_clear(&row);
+    return rc;
+}
+
+/*
+ * POST /{type}/{id}/{verb}: a state transition (204) or a verb such as duplicate (201).
+ * An optional JSON body is an envelope without "action" (expected_version, id, data).
+ */
+static enum ad_code
+handle_verb(struct call *c, const char *verb)
+{
+    const struct cat_action *act = cat_type_action(c->type, verb);
+    json_object *body = NULL;
+    struct action_request ar = {0};
+    char *key = NULL;
+    int present;
+    enum ad_code rc;
+
+    if (act != NULL && cat_action_kind(act) == CAT_DUPLICATE)
+        return duplicate(c);
+    if (act == NULL || cat_action_kind(act) != CAT_TRANSITION) {
+        struct store_row row = {0};
+        rc = store_get(c->api->store, cat_type_name(c->type), c->id, &row, &c->err);
+        if (rc == AD_OK && row.deleted)
+            rc = ad_fail(&c->err, AD_GONE, NULL, "%s %lld was deleted", cat_type_name(c->type),
+                         (long long)c->id);
+        else if (rc == AD_OK)
+            rc = unknown_action(c, verb, 1, row.state);
+        store_row_clear(&row);
+        return rc;
+    }
+    rc = read_json_body(c, &body, &present);
+    if (rc != AD_OK)
+        goto out;
+    if (!present)
+        body = json_object_new_object();
+    if (!json_object_is_type(body, json_type_object)) {
+        rc = ad_fail(&c->err, AD_BAD_REQUEST, "", "the body of a verb must be a JSON object");
+        goto out;
+    }
+    if (json_object_object_get_ex(body, "action", NULL)) {
+        rc = ad_fail(&c->err, AD_BAD_REQUEST, "/action", "the verb is named by the path");
+        goto out;
+    }
+    json_object_object_add(body, "action", json_object_new_string(verb));
+    rc = action_parse(body, &ar, &c->err);
+    if (rc != AD_OK)
+        goto out;
+    rc = request_key(c, &ar, &key);
+    if (rc != AD_OK)
+        goto out;
+    rc = apply_actions(c, &ar, body, VIA_VERB, key);
+out:
+    free(key);
+    action_request_free(&ar);
+    json_object_put(body);
+    return rc;
+}
+
+/* A request of one built-in change (PATCH, DELETE) carrying `data` (borrowed). */
+static void
+builtin_request(struct action_request *ar, enum via via, json_object *data)
+{
+    memset(ar, 0, sizeof(*ar));
+    ar->n = 1;
+    ar->items = xcalloc(1, sizeof(*ar->items));
+    ar->items[0].name = xstrdup(builtin_name(via));
+    ar->items[0].data = json_object_get(data);
+}
+
+/* PATCH /{type}/{id}: JSON Patch (RFC 6902 plus create) or JSON Merge Patch (RFC 7396). */
+static enum ad_code
+handle_patch(struct call *c)
+{
+    json_object *body = NULL;
+    struct action_request ar = {0};
+    char *key = NULL;
+    const char *media;
+    enum via via;
+    int present;
+    enum ad_code rc;
+
+    if (req_content_type_is(c->req, "application/json-patch+json")) {
+        via = VIA_JSON_PATCH;
+        media = "application/json-patch+json";
+    } else if (req_content_type_is(c->req, "application/merge-patch+json")) {
+        via = VIA_MERGE_PATCH;
+        media = "application/merge-patch+json";
+    } else {
+        c->accept_patch = 1;
+        return ad_fail(&c->err, AD_UNSUPPORTED_MEDIA, NULL,
+                       "PATCH takes application/json-patch+json or application/merge-patch+json");
+    }
+    rc = read_body_as(c, media, &body, &present);
+    if (rc != AD_OK)
+        goto out;
+    if (!present) {
+        rc = ad_fail(&c->err, AD_BAD_REQUEST, NULL, "PATCH needs a body");
+        goto out;
+    }
+    rc = req_idempotency_key(c->req, ACTION_MAX_ID, &key, &c->err);
+    if (rc != AD_OK)
+        goto out;
+    builtin_request(&ar, via, body);
+    rc = apply_actions(c, &ar, body, via, key);
+out:
+    free(key);
+    action_request_free(&ar);
+    json_object_put(body);
+    return rc;
+}
+
+/* DELETE /{type}/{id}: logged like any change; later reads answer 410. */
+static enum ad_code
+handle_delete(struct call *c)
+{
+    struct action_request ar;
+    char *key = NULL;
+    enum ad_code rc;
+
+    rc = req_idempotency_key(c->req, ACTION_MAX_ID, &key, &c->err);
+    if (rc != AD_OK)
+        return rc;
+    builtin_request(&ar, VIA_DELETE, NULL);
+    rc = apply_actions(c, &ar, NULL, VIA_DELETE, key);
+    action_request_free(&ar);
+    free(key);
+    return rc;
+}
+
+static enum ad_code
+method_not_allowed(struct call *c, const char *allow)
+{
+    c->allow = allow;
+    return ad_fail(&c->err, AD_METHOD_NOT_ALLOWED, NULL, "%s is not allowed here; allowed: %s",
+                   c->req->method, allow);
+}
+
+/* Parses a resource id: a positive decimal without sign or leading zero. */
+static int
+parse_id(const char *s, int64_t *out)
+{
+    int64_t v = 0;
+    size_t i, n = strlen(s);
+
+    if (n == 0 || n > 18 || s[0] == '0')
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static enum ad_code
+route(struct call *c)
+{
+    struct req *r = c->req;
+    int get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    int post = strcmp(r->method, "POST") == 0;
+    enum ad_code rc;
+
+    if (r->nseg == 1 && strcmp(r->seg[0], "healthz") == 0) {
+        if (!get)
+            return method_not_allowed(c, "GET, HEAD");
+        return handle_health(c);
+    }
+    rc = store_ready(c->api->store, &c->err);
+    if (rc != AD_OK)
+        return rc;
+    rc = auth_actor(c->api->auth, c->api->store, r->authorization, &c->actor, &c->err);
+    if (rc != AD_OK)
+        return rc;
+    if (r->nseg == 0 || r->nseg > 3 || r->path_too_deep)
+        return ad_fail(&c->err, AD_NOT_FOUND, NULL, "no such resource");
+    c->type = catalog_type(c->api->catalog, r->seg[0]);
+    if (c->type == NULL) {
+        rc = ad_fail(&c->err, AD_NOT_FOUND, NULL, "there is no resource type \"%s\"", r->seg[0]);
+        ad_error_slug(&c->err, "unknown-type");
+        return rc;
+    }
+    if (r->nseg == 1) {
+        if (get)
+            return handle_list(c);
+        if (post)
+            return handle_create(c);
+        return method_not_allowed(c, "GET, HEAD, POST");
+    }
+    if (!parse_id(r->seg[1], &c->id))
+        return ad_fail(&c->err, AD_NOT_FOUND, NULL, "%s has no resource \"%s\"",
+                       cat_type_name(c->type), r->seg[1]);
+    if (r->nseg == 2) {
+        if (get)
+            return handle_read(c);
+        if (strcmp(r->method, "PATCH") == 0)
+            return handle_patch(c);
+        if (strcmp(r->method, "DELETE") == 0)
+            return handle_delete(c);
+        return method_not_allowed(c, "GET, HEAD, PATCH, DELETE");
+    }
+    if (strcmp(r->seg[2], "actions") == 0) {
+        if (get)
+            return handle_log(c);
+        if (post)
+            return handle_actions(c);
+        return method_not_allowed(c, "GET, HEAD, POST");
+    }
+    if (!post)
+        return method_not_allowed(c, "POST");
+    return handle_verb(c, r->seg[2]);
+}
+
+/* A problem that lists allowed_actions also links each of them (SPEC 3.2). */
+static void
+add_error_links(struct call *c)
+{
+    json_object *allowed;
+
+    if (c->err.extra == NULL || c->type == NULL || c->id == 0 ||
+        json_object_object_get_ex(c->err.extra, "links", NULL) ||
+        !json_object_object_get_ex(c->err.extra, "allowed_actions", &allowed))
+        return;
+    ad_error_put(&c->err, "links", action_links(c, c->id, allowed));
+}
+
+void
+api_handle(struct api *a, struct req *r, struct resp *out)
+{
+    struct call c = {0};
+    enum ad_code rc;
+
+    c.api = a;
+    c.req = r;
+    c.resp = out;
+    rc = route(&c);
+    if (rc != AD_OK) {
+        /* A problem replaces whatever a handler had started to build. */
+        sbuf_reset(&out->headers);
+        if (c.err.code == AD_OK)
+            ad_fail(&c.err, rc, NULL, "%s", ad_code_title(rc));
+        if (c.allow != NULL)
+            resp_header(out, "Allow", "%s", c.allow);
+        if (c.accept_patch)
+            resp_header(out, "Accept-Patch", ACCEPT_PATCH);
+        add_error_links(&c);
+        resp_problem(out, &c.err);
+    }
+    if (strcmp(r->method, "HEAD") == 0)
+        out->omit_body = 1;
+    ad_error_clear(&c.err);
+}

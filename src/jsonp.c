@@ -1,0 +1,794 @@
+/*
+ * jsonp.c: the strict JSON reader for request bodies and the shared JSON helpers.
+ * The reader keeps an explicit stack of open containers instead of recursing, so
+ * hostile nesting costs heap bounded by max_depth, never C stack.
+ */
+#include "jsonp.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+/* An open array or object; `key` is the member name waiting for its value. */
+struct frame {
+    json_object *c;
+    char *key;
+};
+
+struct parser {
+    const unsigned char *s;
+    size_t len;
+    size_t pos;
+    size_t max_depth;
+    size_t max_string;
+    struct frame *stack; /* grown on demand, never beyond max_depth frames */
+    size_t depth;
+    size_t cap;
+    struct sbuf str; /* the string being decoded */
+    struct ad_error *err;
+};
+
+/* What the main loop needs next: a value, or what follows a completed value. */
+enum step {
+    STEP_VALUE,
+    STEP_AFTER_VALUE,
+};
+
+static enum ad_code fail_at(struct parser *p, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum ad_code
+fail_at(struct parser *p, size_t at, const char *fmt, ...)
+{
+    char what[AD_DETAIL_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return ad_fail(p->err, AD_BAD_REQUEST, NULL, "invalid JSON at byte %zu: %s", at, what);
+}
+
+/* Names the byte at the cursor without ever copying a non-ASCII byte into the detail. */
+static enum ad_code
+unexpected(struct parser *p)
+{
+    unsigned char c;
+
+    if (p->pos >= p->len)
+        return fail_at(p, p->pos, "unexpected end of input");
+    c = p->s[p->pos];
+    if (c == 0)
+        return fail_at(p, p->pos, "NUL byte");
+    if (c > 0x20 && c < 0x7f)
+        return fail_at(p, p->pos, "unexpected character '%c'", c);
+    return fail_at(p, p->pos, "unexpected byte 0x%02x", c);
+}
+
+/* RFC 8259 section 2: only space, tab, LF and CR are insignificant whitespace. */
+static void
+skip_ws(struct parser *p)
+{
+    while (p->pos < p->len) {
+        unsigned char c = p->s[p->pos];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            break;
+        p->pos++;
+    }
+}
+
+static int
+peek_is(struct parser *p, unsigned char c)
+{
+    return p->pos < p->len && p->s[p->pos] == c;
+}
+
+/*
+ * The length of the well-formed UTF-8 sequence at s (RFC 3629 section 4), or 0.
+ * The second-byte ranges exclude overlong forms, UTF-16 surrogates (ED A0..BF) and
+ * code points above U+10FFFF; a sequence cut short by the end of input is invalid.
+ */
+static size_t
+utf8_seq(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    size_t need, i;
+
+    if (c < 0x80)
+        return 1;
+    if (c < 0xc2)
+        return 0;
+    if (c < 0xe0) {
+        need = 2;
+    } else if (c < 0xf0) {
+        need = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c < 0xf5) {
+        need = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (avail < 2 || s[1] < lo || s[1] > hi)
+        return 0;
+    for (i = 2; i < need; i++)
+        if (i >= avail || (s[i] & 0xc0) != 0x80)
+            return 0;
+    return need;
+}
+
+static void
+add_utf8(struct sbuf *b, uint32_t cp)
+{
+    char u[4];
+    size_t n;
+
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xc0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xe0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else {
+        u[0] = (char)(0xf0 | (cp >> 18));
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[3] = (char)(0x80 | (cp & 0x3f));
+        n = 4;
+    }
+    sbuf_add(b, u, n);
+}
+
+/* Reads the 4 hex digits of a \u escape at p->pos; -1 when they are not there. */
+static long
+hex4(struct parser *p)
+{
+    long v = 0;
+    size_t i;
+
+    if (p->len - p->pos < 4)
+        return -1;
+    for (i = 0; i < 4; i++) {
+        unsigned char c = p->s[p->pos + i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    p->pos += 4;
+    return v;
+}
+
+/*
+ * Decodes the \u escape whose backslash is at `at` (p->pos is past the 'u'), per
+ * RFC 8259 section 7: a high surrogate must be followed at once by an escaped low
+ * surrogate, and the pair is one code point.
+ */
+static enum ad_code
+unicode_escape(struct parser *p, size_t at)
+{
+    long hi, lo;
+
+    hi = hex4(p);
+    if (hi < 0)
+        return fail_at(p, at, "\\u must be followed by 4 hex digits");
+    if (hi == 0)
+        return fail_at(p, at, "\\u0000 is not allowed");
+    if (hi >= 0xdc00 && hi <= 0xdfff)
+        return fail_at(p, at, "unpaired low surrogate \\u%04lx", hi);
+    if (hi >= 0xd800 && hi <= 0xdbff) {
+        if (p->len - p->pos < 2 || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u')
+            return fail_at(p, at, "unpaired high surrogate \\u%04lx", hi);
+        p->pos += 2;
+        lo = hex4(p);
+        if (lo < 0xdc00 || lo > 0xdfff)
+            return fail_at(p, at, "unpaired high surrogate \\u%04lx", hi);
+        hi = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+    }
+    add_utf8(&p->str, (uint32_t)hi);
+    return AD_OK;
+}
+
+/*
+ * Decodes the string whose opening quote is at p->pos into p->str, leaving p->pos
+ * past the closing quote. Runs of plain bytes are copied at once.
+ */
+static enum ad_code
+parse_string(struct parser *p)
+{
+    size_t start = p->pos, run, n;
+    enum ad_code rc;
+
+    sbuf_reset(&p->str);
+    p->pos++;
+    for (;;) {
+        run = p->pos;
+        while (p->pos < p->len) {
+            unsigned char c = p->s[p->pos];
+            if (c == '"' || c == '\\' || c < 0x20)
+                break;
+            n = utf8_seq(p->s + p->pos, p->len - p->pos);
+            if (n == 0)
+                return fail_at(p, p->pos, "invalid UTF-8 byte 0x%02x in string", c);
+            p->pos += n;
+        }
+        sbuf_add(&p->str, (const char *)p->s + run, p->pos - run);
+        if (p->str.len > p->max_string)
+            return fail_at(p, start, "string longer than %zu bytes", p->max_string);
+        if (p->pos >= p->len)
+            return fail_at(p, start, "unterminated string");
+        switch (p->s[p->pos]) {
+        case '"':
+            p->pos++;
+            return AD_OK;
+        case '\\':
+            break;
+        case 0:
+            return fail_at(p, p->pos, "NUL byte in string");
+        default:
+            return fail_at(p, p->pos, "unescaped control character 0x%02x in string", p->s[p->pos]);
+        }
+        run = p->pos++;
+        if (p->pos >= p->len)
+            return fail_at(p, start, "unterminated string");
+        switch (p->s[p->pos++]) {
+        case '"':
+            sbuf_adds(&p->str, "\"");
+            break;
+        case '\\':
+            sbuf_adds(&p->str, "\\");
+            break;
+        case '/':
+            sbuf_adds(&p->str, "/");
+            break;
+        case 'b':
+            sbuf_adds(&p->str, "\b");
+            break;
+        case 'f':
+            sbuf_adds(&p->str, "\f");
+            break;
+        case 'n':
+            sbuf_adds(&p->str, "\n");
+            break;
+        case 'r':
+            sbuf_adds(&p->str, "\r");
+            break;
+        case 't':
+            sbuf_adds(&p->str, "\t");
+            break;
+        case 'u':
+            rc = unicode_escape(p, run);
+            if (rc != AD_OK)
+                return rc;
+            break;
+        default:
+            return fail_at(p, run, "invalid escape sequence");
+        }
+        if (p->str.len > p->max_string)
+            return fail_at(p, start, "string longer than %zu bytes", p->max_string);
+    }
+}
+
+static int
+is_digit(struct parser *p)
+{
+    return p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9';
+}
+
+/*
+ * RFC 8259 section 6. An integer that fits int64 stays exact; anything else becomes a
+ * double that keeps its text, so 123456789012345678901234567890 is written back as
+ * sent. The worker never calls setlocale, so strtod reads '.' as the decimal point.
+ */
+static enum ad_code
+parse_number(struct parser *p, json_object **out)
+{
+    size_t start = p->pos;
+    int integral = 1;
+    long long ll;
+    double d;
+    char *text;
+
+    if (peek_is(p, '-'))
+        p->pos++;
+    if (peek_is(p, '0')) {
+        p->pos++;
+    } else if (is_digit(p)) {
+        while (is_digit(p))
+            p->pos++;
+    } else {
+        return unexpected(p);
+    }
+    if (peek_is(p, '.')) {
+        p->pos++;
+        integral = 0;
+        if (!is_digit(p))
+            return unexpected(p);
+        while (is_digit(p))
+            p->pos++;
+    }
+    if (peek_is(p, 'e') || peek_is(p, 'E')) {
+        p->pos++;
+        integral = 0;
+        if (peek_is(p, '+') || peek_is(p, '-'))
+            p->pos++;
+        if (!is_digit(p))
+            return unexpected(p);
+        while (is_digit(p))
+            p->pos++;
+    }
+    text = xstrndup((const char *)p->s + start, p->pos - start);
+    if (integral) {
+        errno = 0;
+        ll = strtoll(text, NULL, 10);
+        if (errno == 0) {
+            *out = json_object_new_int64(ll);
+            free(text);
+            return AD_OK;
+        }
+    }
+    d = strtod(text, NULL);
+    if (isinf(d)) {
+        free(text);
+        return fail_at(p, start, "number out of range");
+    }
+    *out = json_object_new_double_s(d, text);
+    free(text);
+    return AD_OK;
+}
+
+static enum ad_code
+parse_literal(struct parser *p, const char *word, json_object *v, json_object **out)
+{
+    size_t n = strlen(word);
+
+    if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0) {
+        json_object_put(v);
+        return unexpected(p);
+    }
+    p->pos += n;
+    *out = v;
+    return AD_OK;
+}
+
+static enum ad_code
+parse_scalar(struct parser *p, json_object **out)
+{
+    switch (p->s[p->pos]) {
+    case '"': {
+        enum ad_code rc = parse_string(p);
+        if (rc != AD_OK)
+            return rc;
+        *out = json_object_new_string_len(p->str.data, (int)p->str.len);
+        return AD_OK;
+    }
+    case 't':
+        return parse_literal(p, "true", json_object_new_boolean(1), out);
+    case 'f':
+        return parse_literal(p, "false", json_object_new_boolean(0), out);
+    case 'n':
+        return parse_literal(p, "null", NULL, out);
+    default:
+        return parse_number(p, out);
+    }
+}
+
+/* The longest prefix of s, at most max bytes, that does not split a UTF-8 sequence. */
+static int
+clip(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return (int)len;
+    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+        max--;
+    return (int)max;
+}
+
+/*
+ * Reads `"name" :` for the object on top of the stack. RFC 8259 section 4 only says
+ * names SHOULD be unique; we refuse duplicates because which one wins differs between
+ * parsers, and a patch must mean the same thing to every reader.
+ */
+static enum ad_code
+parse_member_name(struct parser *p)
+{
+    struct frame *top = &p->stack[p->depth - 1];
+    size_t at;
+    enum ad_code rc;
+
+    skip_ws(p);
+    if (!peek_is(p, '"'))
+        return unexpected(p);
+    at = p->pos;
+    rc = parse_string(p);
+    if (rc != AD_OK)
+        return rc;
+    if (json_object_object_get_ex(top->c, p->str.data, NULL)) {
+        return fail_at(p, at, "duplicate member name \"%.*s\"", clip(p->str.data, p->str.len, 64),
+                       p->str.data);
+    }
+    top->key = xstrndup(p->str.data, p->str.len);
+    skip_ws(p);
+    if (!peek_is(p, ':'))
+        return unexpected(p);
+    p->pos++;
+    return AD_OK;
+}
+
+/*
+ * Opens the array or object at p->pos. An empty container is complete at once and
+ * goes to *done; otherwise *done stays NULL and its first value is next.
+ */
+static enum ad_code
+open_container(struct parser *p, json_object **done)
+{
+    int is_array = p->s[p->pos] == '[';
+
+    if (p->depth >= p->max_depth)
+        return fail_at(p, p->pos, "nesting deeper than %zu levels", p->max_depth);
+    if (p->depth == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->stack = xrealloc(p->stack, p->cap * sizeof(*p->stack));
+    }
+    p->stack[p->depth].c = is_array ? json_object_new_array() : json_object_new_object();
+    p->stack[p->depth].key = NULL;
+    p->depth++;
+    p->pos++;
+    skip_ws(p);
+    if (peek_is(p, is_array ? ']' : '}')) {
+        p->pos++;
+        *done = p->stack[--p->depth].c;
+        return AD_OK;
+    }
+    *done = NULL;
+    return is_array ? AD_OK : parse_member_name(p);
+}
+
+/*
+ * Stores the completed value `v` (ownership passes) in the container on top of the
+ * stack, then reads ',' or the closing bracket. When the container closes it becomes
+ * the completed value in *v; *more says whether another value is expected.
+ */
+static enum ad_code
+after_value(struct parser *p, json_object **v, int *more)
+{
+    struct frame *top = &p->stack[p->depth - 1];
+    int is_array = json_object_is_type(top->c, json_type_array);
+
+    if (is_array) {
+        json_object_array_add(top->c, *v);
+    } else {
+        json_object_object_add_ex(top->c, top->key, *v, JSON_C_OBJECT_ADD_KEY_IS_NEW);
+        free(top->key);
+        top->key = NULL;
+    }
+    *v = NULL;
+    skip_ws(p);
+    if (peek_is(p, ',')) {
+        p->pos++;
+        *more = 1;
+        return is_array ? AD_OK : parse_member_name(p);
+    }
+    if (!peek_is(p, is_array ? ']' : '}'))
+        return unexpected(p);
+    p->pos++;
+    *v = top->c;
+    p->depth--;
+    *more = 0;
+    return AD_OK;
+}
+
+enum ad_code
+jsonp_parse(const char *buf, size_t len, const struct jsonp_limits *lim, json_object **out,
+            struct ad_error *err)
+{
+    struct parser p = {
+        .s = (const unsigned char *)buf,
+        .len = len,
+        .max_depth = lim ? lim->max_depth : JSONP_DEFAULT_DEPTH,
+        .max_string = lim ? lim->max_string : JSONP_DEFAULT_STRING,
+        .err = err,
+    };
+    enum step step = STEP_VALUE;
+    json_object *v = NULL;
+    enum ad_code rc = AD_OK;
+    int more;
+
+    *out = NULL;
+    sbuf_init(&p.str);
+    for (;;) {
+        if (step == STEP_VALUE) {
+            skip_ws(&p);
+            if (p.pos >= p.len) {
+                rc = unexpected(&p);
+                goto cleanup;
+            }
+            if (p.s[p.pos] == '[' || p.s[p.pos] == '{') {
+                rc = open_container(&p, &v);
+                if (rc != AD_OK)
+                    goto cleanup;
+                if (v != NULL)
+                    step = STEP_AFTER_VALUE;
+                continue;
+            }
+            rc = parse_scalar(&p, &v);
+            if (rc != AD_OK)
+                goto cleanup;
+            step = STEP_AFTER_VALUE;
+            continue;
+        }
+        if (p.depth == 0)
+            break;
+        rc = after_value(&p, &v, &more);
+        if (rc != AD_OK)
+            goto cleanup;
+        if (more)
+            step = STEP_VALUE;
+    }
+    skip_ws(&p);
+    if (p.pos < p.len) {
+        rc = unexpected(&p);
+        goto cleanup;
+    }
+    *out = v;
+    v = NULL;
+
+cleanup:
+    /* Containers join their parent only when complete, so each open frame owns its own. */
+    while (p.depth > 0) {
+        p.depth--;
+        json_object_put(p.stack[p.depth].c);
+        free(p.stack[p.depth].key);
+    }
+    json_object_put(v);
+    free(p.stack);
+    sbuf_free(&p.str);
+    return rc;
+}
+
+const char *
+jsonp_str(json_object *v)
+{
+    if (v == NULL)
+        return "null";
+    return json_object_to_json_string_ext(v,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Names and strings go through json-c so their escaping matches jsonp_str exactly. */
+static void
+canonical_string(struct sbuf *b, const char *s)
+{
+    json_object *tmp = json_object_new_string(s);
+
+    sbuf_adds(b, jsonp_str(tmp));
+    json_object_put(tmp);
+}
+
+static void canonical(struct sbuf *b, json_object *v);
+
+/* Members in strcmp order of their UTF-8 names, i.e. by code point. */
+static void
+canonical_object(struct sbuf *b, json_object *v)
+{
+    size_t n = (size_t)json_object_object_length(v), i = 0;
+    const char **names = xcalloc(n, sizeof(*names));
+
+    json_object_object_foreach(v, name, member)
+    {
+        names[i++] = name;
+    }
+    qsort(names, n, sizeof(*names), cmp_names);
+    sbuf_adds(b, "{");
+    for (i = 0; i < n; i++) {
+        if (i > 0)
+            sbuf_adds(b, ",");
+        canonical_string(b, names[i]);
+        sbuf_adds(b, ":");
+        canonical(b, json_object_object_get(v, names[i]));
+    }
+    sbuf_adds(b, "}");
+    free(names);
+}
+
+static void
+canonical(struct sbuf *b, json_object *v)
+{
+    size_t n, i;
+
+    switch (json_object_get_type(v)) {
+    case json_type_object:
+        canonical_object(b, v);
+        break;
+    case json_type_array:
+        n = json_object_array_length(v);
+        sbuf_adds(b, "[");
+        for (i = 0; i < n; i++) {
+            if (i > 0)
+                sbuf_adds(b, ",");
+            canonical(b, json_object_array_get_idx(v, i));
+        }
+        sbuf_adds(b, "]");
+        break;
+    default:
+        sbuf_adds(b, jsonp_str(v));
+        break;
+    }
+}
+
+char *
+jsonp_canonical(json_object *v)
+{
+    struct sbuf b;
+
+    sbuf_init(&b);
+    canonical(&b, v);
+    return b.data;
+}
+
+/*
+ * json-c keeps uint64 values above INT64_MAX in the same type as int64 and clamps
+ * each getter, so two integers are equal only when both views agree.
+ */
+static int
+int_equal(json_object *a, json_object *b)
+{
+    return json_object_get_int64(a) == json_object_get_int64(b) &&
+           json_object_get_uint64(a) == json_object_get_uint64(b);
+}
+
+/*
+ * An integer against a double, exactly: the double must lie in the integer's range
+ * and survive the round trip through it, so no rounding of the integer ever happens.
+ */
+static int
+int_double_equal(json_object *i, double d)
+{
+    int64_t s = json_object_get_int64(i);
+    uint64_t u = json_object_get_uint64(i);
+
+    if (s < 0)
+        return d >= -9223372036854775808.0 && d < 0 && (double)(int64_t)d == d && (int64_t)d == s;
+    return d >= 0 && d < 18446744073709551616.0 && (double)(uint64_t)d == d && (uint64_t)d == u;
+}
+
+/*
+ * RFC 6902 section 4.6 compares numbers by value. Doubles compare as doubles, so two
+ * different texts beyond double precision compare equal: the limit of the model.
+ */
+static int
+number_equal(json_object *a, json_object *b)
+{
+    int ai = json_object_is_type(a, json_type_int);
+    int bi = json_object_is_type(b, json_type_int);
+
+    if (ai && bi)
+        return int_equal(a, b);
+    if (ai)
+        return int_double_equal(a, json_object_get_double(b));
+    if (bi)
+        return int_double_equal(b, json_object_get_double(a));
+    return json_object_get_double(a) == json_object_get_double(b);
+}
+
+static int
+is_number(json_type t)
+{
+    return t == json_type_int || t == json_type_double;
+}
+
+/* Same member names with equal values, in any order. */
+static int
+object_equal(json_object *a, json_object *b)
+{
+    if (json_object_object_length(a) != json_object_object_length(b))
+        return 0;
+    json_object_object_foreach(a, name, av)
+    {
+        json_object *bv;
+        if (!json_object_object_get_ex(b, name, &bv) || !jsonp_equal(av, bv))
+            return 0;
+    }
+    return 1;
+}
+
+int
+jsonp_equal(json_object *a, json_object *b)
+{
+    json_type ta = json_object_get_type(a), tb = json_object_get_type(b);
+    size_t n, i;
+
+    if (a == b)
+        return 1;
+    if (is_number(ta) && is_number(tb))
+        return number_equal(a, b);
+    if (ta != tb)
+        return 0;
+    switch (ta) {
+    case json_type_boolean:
+        return json_object_get_boolean(a) == json_object_get_boolean(b);
+    case json_type_string:
+        return json_object_get_string_len(a) == json_object_get_string_len(b) &&
+               memcmp(json_object_get_string(a), json_object_get_string(b),
+                      (size_t)json_object_get_string_len(a)) == 0;
+    case json_type_array:
+        n = json_object_array_length(a);
+        if (n != json_object_array_length(b))
+            return 0;
+        for (i = 0; i < n; i++)
+            if (!jsonp_equal(json_object_array_get_idx(a, i), json_object_array_get_idx(b, i)))
+                return 0;
+        return 1;
+    case json_type_object:
+        return object_equal(a, b);
+    default:
+        return 1; /* null equals null */
+    }
+}
+
+/*
+ * json-c's deep copy duplicates the text kept by json_object_new_double_s, so big or
+ * fractional numbers still serialise as they were written. It fails only when it
+ * cannot allocate (every tree here uses json-c's own serialisers), and the
+ * out-of-memory policy in xalloc.h is to abort.
+ */
+json_object *
+jsonp_copy(json_object *v)
+{
+    json_object *copy = NULL;
+
+    if (v == NULL)
+        return NULL;
+    if (json_object_deep_copy(v, &copy, NULL) != 0)
+        abort();
+    return copy;
+}
+
+const char *
+jsonp_type_name(json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_object:
+        return "object";
+    case json_type_array:
+        return "array";
+    case json_type_string:
+        return "string";
+    case json_type_int:
+    case json_type_double:
+        return "number";
+    case json_type_boolean:
+        return "boolean";
+    default:
+        return "null";
+    }
+}

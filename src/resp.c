@@ -1,0 +1,150 @@
+/*
+ * resp.c: response assembly. Every response leaves through resp_write as one buffer,
+ * so a worker makes one write per request.
+ */
+#include "resp.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jsonp.h"
+
+void
+resp_init(struct resp *r)
+{
+    r->status = 200;
+    sbuf_init(&r->headers);
+    sbuf_init(&r->body);
+    r->content_type = NULL;
+    r->omit_body = 0;
+}
+
+void
+resp_free(struct resp *r)
+{
+    sbuf_free(&r->headers);
+    sbuf_free(&r->body);
+}
+
+void
+resp_header(struct resp *r, const char *name, const char *fmt, ...)
+{
+    char value[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    sbuf_addf(&r->headers, "%s: %s\r\n", name, value);
+}
+
+void
+resp_json(struct resp *r, int status, json_object *body)
+{
+    r->status = status;
+    r->content_type = "application/json";
+    sbuf_reset(&r->body);
+    sbuf_adds(&r->body, jsonp_str(body));
+}
+
+void
+resp_empty(struct resp *r, int status)
+{
+    r->status = status;
+    r->content_type = NULL;
+    sbuf_reset(&r->body);
+}
+
+void
+resp_problem(struct resp *r, const struct ad_error *err)
+{
+    enum ad_code code = err->code == AD_OK ? AD_INTERNAL : err->code;
+    int status = ad_code_status(code);
+    json_object *p = json_object_new_object();
+    char type[AD_SLUG_MAX + 32];
+
+    snprintf(type, sizeof(type), "urn:actiond:problem:%s",
+             err->slug[0] ? err->slug : ad_code_slug(code));
+    json_object_object_add(p, "type", json_object_new_string(type));
+    json_object_object_add(p, "title", json_object_new_string(ad_code_title(code)));
+    json_object_object_add(p, "status", json_object_new_int(status));
+    json_object_object_add(
+        p, "detail", json_object_new_string(err->detail[0] ? err->detail : ad_code_title(code)));
+    if (err->has_pointer)
+        json_object_object_add(p, "pointer", json_object_new_string(err->pointer));
+    if (err->extra != NULL) {
+        json_object_object_foreach(err->extra, key, val)
+        {
+            json_object_object_add(p, key, json_object_get(val));
+        }
+    }
+    r->status = status;
+    r->content_type = "application/problem+json";
+    sbuf_reset(&r->body);
+    sbuf_adds(&r->body, jsonp_str(p));
+    json_object_put(p);
+    if (code == AD_UNAVAILABLE)
+        resp_header(r, "Retry-After", "1");
+    if (code == AD_UNAUTHORIZED)
+        resp_header(r, "WWW-Authenticate", "Bearer realm=\"actiond\"");
+    resp_header(r, "Cache-Control", "no-store");
+}
+
+const char *
+resp_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 428:
+        return "Precondition Required";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
+    }
+}
+
+void
+resp_write(const struct resp *r, struct sbuf *out)
+{
+    sbuf_addf(out, "Status: %d %s\r\n", r->status, resp_reason(r->status));
+    if (r->content_type != NULL)
+        sbuf_addf(out, "Content-Type: %s\r\nContent-Length: %zu\r\n", r->content_type, r->body.len);
+    if (r->headers.len > 0)
+        sbuf_add(out, r->headers.data, r->headers.len);
+    sbuf_adds(out, "\r\n");
+    if (r->content_type != NULL && r->body.len > 0 && !r->omit_body)
+        sbuf_add(out, r->body.data, r->body.len);
+}

@@ -1,0 +1,1026 @@
+/*
+ * store.c: resources, the action log and tokens in PostgreSQL, behind one libpq
+ * connection per process (SPEC sections 2, 4 and 6). Every statement is prepared once
+ * per connection and run with text parameters. Statements that belong together go out
+ * as one libpq pipeline closed by a single Sync, so they cost one network round trip:
+ * an action is two (BEGIN + row lock; update + log rows + COMMIT), a creation one.
+ */
+#include "store.h"
+
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "jsonp.h"
+#include "xalloc.h"
+
+/*
+ * Limits for reading JSON back from the database. Everything stored was validated on
+ * the way in under tighter request limits; these are generous so that a document an
+ * earlier configuration accepted can always be read again.
+ */
+#define STORE_JSON_DEPTH 512
+#define STORE_JSON_STRING ((size_t)64 * 1024 * 1024)
+
+/* Seconds to wait for a new connection when neither the conninfo nor PGCONNECT_TIMEOUT
+ * says: a worker should answer 503 promptly, not after the kernel's TCP timeout. */
+#define STORE_CONNECT_TIMEOUT "5"
+
+/* Timestamps are rendered by to_json(), which follows the session time zone. */
+#define STORE_SESSION_SQL "SET TIME ZONE 'UTC'"
+
+/* The name of the unique index on (actor, idempotency_key) in sql/001_core.sql. */
+#define STORE_IDEM_INDEX "action_log_idempotency_key"
+
+enum stmt {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_PING,
+    ST_TOKEN,
+    ST_GET,
+    ST_VERSION,
+    ST_LIST,
+    ST_LOG,
+    ST_LOCK,
+    ST_FIND_KEY,
+    ST_UPDATE,
+    ST_APPEND,
+    ST_CREATE,
+    ST_COUNT
+};
+
+/* The columns read_row() expects, in its order; statements may add columns after them. */
+#define ROW_COLS                                                                                   \
+    "id, type, version, data, state, owner, to_json(created_at) #>> '{}', "                        \
+    "to_json(updated_at) #>> '{}', deleted_at IS NOT NULL"
+#define ROW_NCOLS 9
+
+static const struct {
+    const char *name;
+    const char *sql;
+} stmts[ST_COUNT] = {
+    [ST_BEGIN] = {"begin", "BEGIN"},
+    [ST_COMMIT] = {"commit", "COMMIT"},
+    [ST_ROLLBACK] = {"rollback", "ROLLBACK"},
+    [ST_PING] = {"ping", "SELECT 1"},
+    [ST_TOKEN] = {"token", "SELECT actor FROM tokens WHERE hash = $1 AND revoked_at IS NULL"},
+    [ST_GET] = {"get", "SELECT " ROW_COLS " FROM resources WHERE id = $1 AND type = $2"},
+    [ST_VERSION] = {"version", "SELECT version, deleted_at IS NOT NULL FROM resources"
+                               " WHERE id = $1 AND type = $2"},
+    [ST_LIST] = {"list", "SELECT " ROW_COLS " FROM resources"
+                         " WHERE type = $1 AND id > $2 AND deleted_at IS NULL"
+                         " ORDER BY id LIMIT $3"},
+    [ST_LOG] = {"log", "SELECT version, action, target, data, actor,"
+                       " to_json(applied_at) #>> '{}', idempotency_key, forward, inverse"
+                       " FROM action_log WHERE resource_id = $1 AND version > $2"
+                       " ORDER BY version LIMIT $3"},
+    /* now() is the transaction's start time, which every row the transaction appends
+     * gets as applied_at: the caller can answer with it before committing. */
+    [ST_LOCK] = {"lock", "SELECT " ROW_COLS ", to_json(now()) #>> '{}' FROM resources"
+                         " WHERE id = $1 AND type = $2 FOR UPDATE"},
+    [ST_FIND_KEY] = {"find_key", "SELECT resource_id, version, fingerprint, response"
+                                 " FROM action_log WHERE actor = $1 AND idempotency_key = $2"},
+    [ST_UPDATE] = {"update", "UPDATE resources SET version = $2, data = $3::jsonb, state = $4,"
+                             " updated_at = now(), deleted_at = CASE WHEN $5::boolean"
+                             " THEN coalesce(deleted_at, now()) END WHERE id = $1"},
+    [ST_APPEND] = {"append", "INSERT INTO action_log (resource_id, version, action, target, data,"
+                             " actor, idempotency_key, fingerprint, response, forward, inverse)"
+                             " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9::jsonb,"
+                             " $10::jsonb, $11::jsonb)"},
+    /* One statement is one transaction: the resource and its first log entry exist
+     * together or not at all, in a single round trip. */
+    [ST_CREATE] = {"create", "WITH r AS (INSERT INTO resources (type, version, data, state, owner)"
+                             " VALUES ($1, 1, $2::jsonb, $3, $4) RETURNING *),"
+                             " l AS (INSERT INTO action_log (resource_id, version, action, target,"
+                             " data, actor, forward, inverse) SELECT id, 1, $5, $6::jsonb,"
+                             " $7::jsonb, $4, $8::jsonb, $9::jsonb FROM r)"
+                             " SELECT " ROW_COLS " FROM r"},
+};
+
+struct store {
+    char *conninfo;
+    PGconn *conn; /* NULL before the first use and after a loss; otherwise prepared */
+};
+
+/* One message of a pipeline. */
+enum call_kind {
+    CALL_EXEC,    /* run prepared statement `st` with `params` */
+    CALL_PREPARE, /* prepare statement `st` */
+    CALL_SESSION  /* STORE_SESSION_SQL, once per connection */
+};
+
+struct call {
+    enum call_kind kind;
+    enum stmt st;
+    int nparams;
+    const char *const *params; /* text values; NULL is SQL NULL */
+    ExecStatusType expect;
+};
+
+/* Parameter strings built for one request, released together. */
+struct params {
+    char **own;
+    size_t n;
+    size_t cap;
+};
+
+static void log_store(const char *what, const char *sqlstate, const char *msg);
+static void store_notice(void *arg, const char *message);
+static void drop_conn(struct store *s);
+static int conn_alive(PGconn *c);
+static enum ad_code store_connect(struct store *s, struct ad_error *err);
+static enum ad_code ensure_conn(struct store *s, struct ad_error *err);
+static const char *call_name(const struct call *k);
+static int send_call(PGconn *c, const struct call *k);
+static size_t pipeline(struct store *s, const struct call *calls, size_t n, PGresult **res);
+static size_t run(struct store *s, const struct call *calls, size_t n, PGresult **res,
+                  int may_retry);
+static void clear_results(PGresult **res, size_t n);
+static int transient(const char *sqlstate);
+static enum ad_code fail(struct store *s, const struct call *k, const PGresult *r,
+                         struct ad_error *err);
+static int key_taken(const PGresult *r);
+static enum ad_code not_found(struct ad_error *err, const char *type, int64_t id);
+static const char *keep(struct params *p, char *s);
+static const char *int_param(struct params *p, int64_t v);
+static const char *json_param(struct params *p, json_object *v);
+static const char *opt_json_param(struct params *p, json_object *v);
+static void params_free(struct params *p);
+static int64_t col_i64(const PGresult *r, int row, int col);
+static char *col_str(const PGresult *r, int row, int col);
+static enum ad_code col_json(const PGresult *r, int row, int col, json_object **out,
+                             struct ad_error *err);
+static enum ad_code read_row(const PGresult *r, int row, struct store_row *out,
+                             struct ad_error *err);
+
+/*
+ * One line on stderr: what failed, the SQLSTATE when there is one, and the first line
+ * of the message. Parameters and rows are never logged: they hold documents and
+ * token digests.
+ */
+static void
+log_store(const char *what, const char *sqlstate, const char *msg)
+{
+    int n;
+
+    if (msg == NULL)
+        msg = "";
+    n = (int)strcspn(msg, "\r\n");
+    fprintf(stderr, "actiond: store: %s: %s%s%.*s\n", what, sqlstate ? sqlstate : "",
+            sqlstate ? " " : "", n, msg);
+}
+
+/* libpq prints server notices to stderr as they come; give them our one-line shape. */
+static void
+store_notice(void *arg, const char *message)
+{
+    (void)arg;
+    log_store("server says", NULL, message);
+}
+
+/* Forgets the connection. The server rolls back whatever transaction it had open. */
+static void
+drop_conn(struct store *s)
+{
+    PQfinish(s->conn);
+    s->conn = NULL;
+}
+
+/*
+ * Whether an idle connection is still there, without a round trip. An idle session
+ * receives nothing unless the server speaks on its own, and the case that matters is
+ * a terminated backend: its farewell message and end of file are waiting on the
+ * socket, and reading them is how libpq learns the connection is gone. The loop is
+ * bounded because a live server may also send notices.
+ */
+static int
+conn_alive(PGconn *c)
+{
+    struct pollfd p;
+    int i;
+
+    if (PQstatus(c) != CONNECTION_OK)
+        return 0;
+    p.fd = PQsocket(c);
+    p.events = POLLIN;
+    for (i = 0; i < 4; i++) {
+        p.revents = 0;
+        if (poll(&p, 1, 0) <= 0)
+            break;
+        if (!PQconsumeInput(c))
+            return 0;
+    }
+    return PQstatus(c) == CONNECTION_OK;
+}
+
+/*
+ * Opens a new connection, sets the session up and prepares every statement, all in
+ * one round trip after the handshake. AD_UNAVAILABLE when the server cannot be
+ * reached; AD_INTERNAL when it refuses a statement (typically: the schema is missing,
+ * run `actionctl migrate`). On failure s->conn stays NULL.
+ */
+static enum ad_code
+store_connect(struct store *s, struct ad_error *err)
+{
+    const char *keys[5], *vals[5];
+    struct call calls[1 + ST_COUNT];
+    PGresult *res[1 + ST_COUNT];
+    size_t n = 0, bad;
+    int k = 0, i;
+    enum ad_code rc = AD_OK;
+
+    /* Keywords before "dbname" are defaults the expanded conninfo may override; those
+     * after it are forced. An explicit keyword would also override the environment,
+     * hence the test. JSON goes over the wire as UTF-8 whatever the conninfo says. */
+    if (getenv("PGCONNECT_TIMEOUT") == NULL) {
+        keys[k] = "connect_timeout";
+        vals[k++] = STORE_CONNECT_TIMEOUT;
+    }
+    keys[k] = "fallback_application_name";
+    vals[k++] = "actiond";
+    keys[k] = "dbname";
+    vals[k++] = s->conninfo;
+    keys[k] = "client_encoding";
+    vals[k++] = "UTF8";
+    keys[k] = NULL;
+    vals[k] = NULL;
+
+    s->conn = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        log_store("connect", NULL, PQerrorMessage(s->conn));
+        drop_conn(s);
+        return ad_fail(err, AD_UNAVAILABLE, NULL, "database unavailable");
+    }
+    PQsetNoticeProcessor(s->conn, store_notice, NULL);
+
+    calls[n++] = (struct call){CALL_SESSION, ST_COUNT, 0, NULL, PGRES_COMMAND_OK};
+    for (i = 0; i < ST_COUNT; i++)
+        calls[n++] = (struct call){CALL_PREPARE, (enum stmt)i, 0, NULL, PGRES_COMMAND_OK};
+    bad = pipeline(s, calls, n, res);
+    if (bad < n)
+        rc = fail(s, &calls[bad], res[bad], err);
+    clear_results(res, n);
+    if (rc != AD_OK && s->conn != NULL)
+        drop_conn(s);
+    return rc;
+}
+
+/*
+ * Readies the connection for a statement outside a caller's transaction: drops a dead
+ * one, connects when there is none, and rolls back a transaction some earlier request
+ * left open, so its row locks cannot outlive it.
+ */
+static enum ad_code
+ensure_conn(struct store *s, struct ad_error *err)
+{
+    if (s->conn != NULL && !conn_alive(s->conn)) {
+        log_store("connection lost", NULL, PQerrorMessage(s->conn));
+        drop_conn(s);
+    }
+    if (s->conn != NULL && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+        log_store("connection", NULL, "a transaction was left open; rolling it back");
+        store_rollback(s);
+    }
+    if (s->conn == NULL)
+        return store_connect(s, err);
+    return AD_OK;
+}
+
+static const char *
+call_name(const struct call *k)
+{
+    return k->kind == CALL_SESSION ? "session" : stmts[k->st].name;
+}
+
+/* Queues one call on a connection in pipeline mode; 0 when libpq refuses. */
+static int
+send_call(PGconn *c, const struct call *k)
+{
+    if (k->kind == CALL_PREPARE)
+        return PQsendPrepare(c, stmts[k->st].name, stmts[k->st].sql, 0, NULL);
+    if (k->kind == CALL_SESSION)
+        return PQsendQueryParams(c, STORE_SESSION_SQL, 0, NULL, NULL, NULL, NULL, 0);
+    return PQsendQueryPrepared(c, stmts[k->st].name, k->nparams, k->params, NULL, NULL, 0);
+}
+
+/*
+ * Sends calls[0..n) as one pipeline closed by a single Sync and collects one result per
+ * call into res[] (NULL where none arrived; the caller clears them all). Returns the
+ * index of the first call whose result has another status than expected (later calls
+ * of the pipeline then report PGRES_PIPELINE_ABORTED), or n when all succeeded.
+ *
+ * When the exchange itself breaks (the connection is lost, the server ends the
+ * session, libpq refuses a message) the result stream can no longer be trusted: the
+ * failure is logged once, the connection is dropped, and the caller's failure reads
+ * as AD_UNAVAILABLE through fail(). Without a connection nothing is sent and 0 is
+ * returned.
+ */
+static size_t
+pipeline(struct store *s, const struct call *calls, size_t n, PGresult **res)
+{
+    PGconn *c = s->conn;
+    PGresult *r;
+    size_t i, at = 0, bad = n;
+    int synced;
+
+    for (i = 0; i < n; i++)
+        res[i] = NULL;
+    if (c == NULL)
+        return 0;
+    if (!PQenterPipelineMode(c))
+        goto lost;
+    for (at = 0; at < n; at++)
+        if (!send_call(c, &calls[at]))
+            goto lost;
+    at = 0;
+    if (!PQpipelineSync(c))
+        goto lost;
+    for (at = 0; at < n; at++) {
+        res[at] = PQgetResult(c);
+        if (res[at] == NULL)
+            goto lost;
+        if (bad == n && PQresultStatus(res[at]) != calls[at].expect)
+            bad = at;
+        /* Each call's results end with a NULL; none of ours returns several. */
+        r = PQgetResult(c);
+        if (r != NULL) {
+            PQclear(r);
+            goto lost;
+        }
+    }
+    at = bad < n ? bad : 0;
+    r = PQgetResult(c);
+    synced = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (!synced || !PQexitPipelineMode(c) || PQstatus(c) != CONNECTION_OK)
+        goto lost;
+    return bad;
+
+lost:
+    if (at >= n)
+        at = n - 1;
+    log_store(call_name(&calls[at]), NULL, PQerrorMessage(c));
+    drop_conn(s);
+    return bad < n ? bad : at;
+}
+
+/*
+ * pipeline(), repeated once on a new connection when the old one turns out to be gone
+ * (a restarted server, a terminated backend): only for `may_retry` calls, those whose
+ * effect dies with the session that ran them (reads; BEGIN + the row lock), and only
+ * outside a transaction, which ensure_conn() guarantees for every caller that sets it.
+ */
+static size_t
+run(struct store *s, const struct call *calls, size_t n, PGresult **res, int may_retry)
+{
+    size_t bad = pipeline(s, calls, n, res);
+
+    if (bad == n || s->conn != NULL || !may_retry)
+        return bad;
+    clear_results(res, n);
+    if (store_connect(s, NULL) != AD_OK)
+        return 0;
+    return pipeline(s, calls, n, res);
+}
+
+static void
+clear_results(PGresult **res, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        PQclear(res[i]);
+        res[i] = NULL;
+    }
+}
+
+/*
+ * SQLSTATEs after which the same request can succeed later: connection exceptions,
+ * transaction rollbacks (serialization failure, deadlock), insufficient resources,
+ * operator intervention (shutdown, statement timeout) and lock_not_available.
+ */
+static int
+transient(const char *sqlstate)
+{
+    static const char *const classes[] = {"08", "40", "53", "57"};
+    size_t i;
+
+    if (strcmp(sqlstate, "55P03") == 0)
+        return 1;
+    for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+        if (strncmp(sqlstate, classes[i], 2) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * The error for call `k` that did not succeed with result `r`: AD_UNAVAILABLE when the
+ * connection is gone (already logged by pipeline()) or the failure is transient,
+ * AD_INTERNAL otherwise; both logged as one line with the SQLSTATE.
+ */
+static enum ad_code
+fail(struct store *s, const struct call *k, const PGresult *r, struct ad_error *err)
+{
+    const char *state = NULL, *msg;
+
+    if (s->conn == NULL)
+        return ad_fail(err, AD_UNAVAILABLE, NULL, "database unavailable");
+    if (r != NULL && PQresultStatus(r) == PGRES_FATAL_ERROR) {
+        state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    } else {
+        msg = r != NULL ? PQresStatus(PQresultStatus(r)) : "no result";
+    }
+    log_store(call_name(k), state, msg);
+    if (state != NULL && transient(state))
+        return ad_fail(err, AD_UNAVAILABLE, NULL, "database unavailable (SQLSTATE %s)", state);
+    return ad_fail(err, AD_INTERNAL, NULL, "database error (SQLSTATE %s) in %s",
+                   state ? state : "none", call_name(k));
+}
+
+/* Whether `r` is a unique violation of the idempotency key index. */
+static int
+key_taken(const PGresult *r)
+{
+    const char *state, *constraint;
+
+    if (r == NULL || PQresultStatus(r) != PGRES_FATAL_ERROR)
+        return 0;
+    state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+    return state != NULL && strcmp(state, "23505") == 0 && constraint != NULL &&
+           strcmp(constraint, STORE_IDEM_INDEX) == 0;
+}
+
+static enum ad_code
+not_found(struct ad_error *err, const char *type, int64_t id)
+{
+    return ad_fail(err, AD_NOT_FOUND, NULL, "%s %" PRId64 " does not exist", type, id);
+}
+
+static const char *
+keep(struct params *p, char *s)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 16;
+        p->own = xrealloc(p->own, p->cap * sizeof(*p->own));
+    }
+    p->own[p->n++] = s;
+    return s;
+}
+
+static const char *
+int_param(struct params *p, int64_t v)
+{
+    return keep(p, xasprintf("%" PRId64, v));
+}
+
+/*
+ * The JSON text of `v` ("null" for NULL), copied: jsonp_str's buffer belongs to `v`
+ * and would be overwritten should the same object be serialised twice in one call.
+ */
+static const char *
+json_param(struct params *p, json_object *v)
+{
+    return keep(p, xstrdup(jsonp_str(v)));
+}
+
+/* Like json_param, but SQL NULL for NULL (an absent target or data). */
+static const char *
+opt_json_param(struct params *p, json_object *v)
+{
+    return v == NULL ? NULL : json_param(p, v);
+}
+
+static void
+params_free(struct params *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->n; i++)
+        free(p->own[i]);
+    free(p->own);
+    p->own = NULL;
+    p->n = p->cap = 0;
+}
+
+/* Reads an integer column; the server's bigint text always parses. */
+static int64_t
+col_i64(const PGresult *r, int row, int col)
+{
+    return (int64_t)strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* A malloc'd copy of a text column, or NULL for SQL NULL. */
+static char *
+col_str(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+}
+
+/*
+ * Parses a jsonb column into a new reference (NULL for SQL NULL and for JSON null).
+ * A stored value the reader rejects is a server-side fault: AD_INTERNAL, logged
+ * without the reader's detail, which may quote the document.
+ */
+static enum ad_code
+col_json(const PGresult *r, int row, int col, json_object **out, struct ad_error *err)
+{
+    static const struct jsonp_limits lim = {STORE_JSON_DEPTH, STORE_JSON_STRING};
+    struct ad_error perr = {0};
+    enum ad_code rc;
+
+    *out = NULL;
+    if (PQgetisnull(r, row, col))
+        return AD_OK;
+    rc = jsonp_parse(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col), &lim, out, &perr);
+    ad_error_clear(&perr);
+    if (rc == AD_OK)
+        return AD_OK;
+    log_store(PQfname(r, col), NULL, "stored JSON value cannot be read back");
+    return ad_fail(err, AD_INTERNAL, NULL, "a stored JSON value cannot be read back");
+}
+
+/* Fills *out from the ROW_COLS columns of row `row`; on failure *out is left to clear. */
+static enum ad_code
+read_row(const PGresult *r, int row, struct store_row *out, struct ad_error *err)
+{
+    out->id = col_i64(r, row, 0);
+    out->type = col_str(r, row, 1);
+    out->version = col_i64(r, row, 2);
+    out->state = col_str(r, row, 4);
+    out->owner = col_str(r, row, 5);
+    out->created_at = col_str(r, row, 6);
+    out->updated_at = col_str(r, row, 7);
+    out->deleted = PQgetvalue(r, row, 8)[0] == 't';
+    return col_json(r, row, 3, &out->data, err);
+}
+
+void
+store_row_clear(struct store_row *r)
+{
+    if (r == NULL)
+        return;
+    free(r->type);
+    json_object_put(r->data);
+    free(r->state);
+    free(r->owner);
+    free(r->created_at);
+    free(r->updated_at);
+    memset(r, 0, sizeof(*r));
+}
+
+void
+store_replay_clear(struct store_replay *r)
+{
+    if (r == NULL)
+        return;
+    free(r->fingerprint);
+    json_object_put(r->response);
+    memset(r, 0, sizeof(*r));
+}
+
+struct store *
+store_open(const char *conninfo)
+{
+    struct store *s = xcalloc(1, sizeof(*s));
+
+    s->conninfo = xstrdup(conninfo != NULL ? conninfo : "");
+    return s;
+}
+
+void
+store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    drop_conn(s);
+    free(s->conninfo);
+    free(s);
+}
+
+enum ad_code
+store_ready(struct store *s, struct ad_error *err)
+{
+    return ensure_conn(s, err);
+}
+
+enum ad_code
+store_ping(struct store *s, struct ad_error *err)
+{
+    struct call k = {CALL_EXEC, ST_PING, 0, NULL, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
+    enum ad_code rc;
+
+    rc = ensure_conn(s, err);
+    if (rc != AD_OK)
+        return rc;
+    if (run(s, &k, 1, &res, 1) != 1)
+        rc = fail(s, &k, res, err);
+    PQclear(res);
+    return rc;
+}
+
+enum ad_code
+store_token_actor(struct store *s, const char *hash_hex, char **actor, struct ad_error *err)
+{
+    const char *vals[1] = {hash_hex};
+    struct call k = {CALL_EXEC, ST_TOKEN, 1, vals, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
+    enum ad_code rc;
+
+    *actor = NULL;
+    rc = ensure_conn(s, err);
+    if (rc != AD_OK)
+        return rc;
+    if (run(s, &k, 1, &res, 1) != 1)
+        rc = fail(s, &k, res, err);
+    else if (PQntuples(res) == 0)
+        rc = ad_fail(err, AD_UNAUTHORIZED, NULL, "unknown or revoked token");
+    else
+        *actor = col_str(res, 0, 0);
+    PQclear(res);
+    return rc;
+}
+
+enum ad_code
+store_create(struct store *s, const char *type, json_object *data, const char *state,
+             const char *actor, const struct store_entry *entry, struct store_row *out,
+             struct ad_error *err)
+{
+    struct params own = {0};
+    const char *vals[9];
+    struct call k = {CALL_EXEC, ST_CREATE, 9, vals, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
+    enum ad_code rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = ensure_conn(s, err);
+    if (rc != AD_OK)
+        return rc;
+    vals[0] = type;
+    vals[1] = json_param(&own, data);
+    vals[2] = state;
+    vals[3] = actor;
+    vals[4] = entry->action;
+    vals[5] = opt_json_param(&own, entry->target);
+    vals[6] = opt_json_param(&own, entry->data);
+    vals[7] = json_param(&own, entry->forward);
+    vals[8] = json_param(&own, entry->inverse);
+
+    /* Never retried: when the connection drops after the server received the insert,
+     * whether it committed is unknown, and a second insert would be a second resource. */
+    if (run(s, &k, 1, &res, 0) != 1) {
+        rc = fail(s, &k, res, err);
+        goto cleanup;
+    }
+    rc = read_row(res, 0, out, err);
+    if (rc != AD_OK)
+        store_row_clear(out);
+
+cleanup:
+    PQclear(res);
+    params_free(&own);
+    return rc;
+}
+
+enum ad_code
+store_get(struct store *s, const char *type, int64_t id, struct store_row *out,
+          struct ad_error *err)
+{
+    struct params own = {0};
+    const char *vals[2];
+    struct call k = {CALL_EXEC, ST_GET, 2, vals, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
+    enum ad_code rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = ensure_conn(s, err);
+    if (rc != AD_OK)
+        return rc;
+    vals[0] = int_param(&own, id);
+    vals[1] = type;
+    if (run(s, &k, 1, &res, 1) != 1)
+        rc = fail(s, &k, res, err);
+    else if (PQntuples(res) == 0)
+        rc = not_found(err, type, id);
+    else if ((rc = read_row(res, 0, out, err)) != AD_OK)
+        store_row_clear(out);
+    PQclear(res);
+    params_free(&own);
+    return rc;
+}
+
+enum ad_code
+store_version(struct store *s, const char *type, int64_t id, int64_t *version, int *deleted,
+              struct ad_error *err)
+{
+    struct params own = {0};
+    const char *vals[2];
+    struct call k = {CALL_EXEC, ST_VERSION, 2, vals, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
+    enum ad_code rc;
+
+    *version = 0;
+    *deleted = 0;
+    rc = ensure_conn(s, err);
+    if (rc != AD_OK)
+        return rc;
+    vals[0] = int_param(&own, id);
+    vals[1] = type;
+    if (run(s, &k, 1, &res, 1) != 1) {
+        rc = fail(s, &k, res, err);
+    } else if (PQntuples(res) == 0) {
+        rc = not_found(err, type, id);
+    } else {
+        *version = col_i64(res, 0, 0);
+        *deleted = PQgetvalue(res, 0, 1)[0] == 't';
+    }
+    PQclear(res);
+    params_free(&own);
+    return rc;
+}
+
+enum ad_code
+store_list(struct store *s, const char *type, int64_t after, int limit, struct store_row **rows,
+           size_t *n, struct ad_error *err)
+{
+    struct params own = {0};
+    const char *vals[3];
+    struct call k = {CALL_EXEC, ST_LIST, 3, vals, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
+    struct store_row *out = NULL;
+    size_t i, count = 0;
+    enum ad_code rc;
+
+    *rows = NULL;
+    *n = 0;
+    rc = ensure_conn(s, err);
+    if (rc != AD_OK)
+        return rc;
+    vals[0] = type;
+    vals[1] = int_param(&own, after);
+    vals[2] = int_param(&own, limit);
+    if (run(s, &k, 1, &res, 1) != 1) {
+        rc = fail(s, &k, res, err);
+        goto cleanup;
+    }
+    count = (size_t)PQntuples(res);
+    out = xcalloc(count, sizeof(*out));
+    for (i = 0; i < count; i++) {
+        rc = read_row(res, (int)i, &out[i], err);
+        if (rc != AD_OK)
+            goto cleanup;
+    }
+    *rows = out;
+    *n = count;
+    out = NULL;
+
+cleanup:
+    if (out != NULL) {
+        for (i = 0; i < count; i++)
+            store_row_clear(&out[i]);
+        free(out);
+    }
+    PQclear(res);
+    params_free(&own);
+    return rc;
+}
+
+enum ad_code
+store_log(struct store *s, int64_t id, int64_t since, int limit, json_object **entries,
+          struct ad_error *err)
+{
+    struct params own = {0};
+    const char *vals[3];
+    struct call k = {CALL_EXEC, ST_LOG, 3, vals, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
+    json_object *list = NULL, *e, *v;
+    int i, ntuples;
+    enum ad_code rc;
+
+    *entries = NULL;
+    rc = ensure_conn(s, err);
+    if (rc != AD_OK)
+        return rc;
+    vals[0] = int_param(&own, id);
+    vals[1] = int_param(&own, since);
+    vals[2] = int_param(&own, limit);
+    if (run(s, &k, 1, &res, 1) != 1) {
+        rc = fail(s, &k, res, err);
+        goto cleanup;
+    }
+    list = json_object_new_array();
+    ntuples = PQntuples(res);
+    for (i = 0; i < ntuples; i++) {
+        /* Member order is the documented one (docs/api.md): json-c keeps insertion order. */
+        e = json_object_new_object();
+        json_object_array_add(list, e);
+        json_object_object_add(e, "version", json_object_new_int64(col_i64(res, i, 0)));
+        json_object_object_add(e, "action", json_object_new_string(PQgetvalue(res, i, 1)));
+        if ((rc = col_json(res, i, 2, &v, err)) != AD_OK)
+            goto cleanup;
+        json_object_object_add(e, "target", v);
+        if ((rc = col_json(res, i, 3, &v, err)) != AD_OK)
+            goto cleanup;
+        json_object_object_add(e, "data", v);
+        json_object_object_add(e, "actor", json_object_new_string(PQgetvalue(res, i, 4)));
+        json_object_object_add(e, "applied_at", json_object_new_string(PQgetvalue(res, i, 5)));
+        json_object_object_add(
+            e, "idempotency_key",
+            PQgetisnull(res, i, 6) ? NULL : json_object_new_string(PQgetvalue(res, i, 6)));
+        if ((rc = col_json(res, i, 7, &v, err)) != AD_OK)
+            goto cleanup;
+        json_object_object_add(e, "forward", v);
+        if ((rc = col_json(res, i, 8, &v, err)) != AD_OK)
+            goto cleanup;
+        json_object_object_add(e, "inverse", v);
+    }
+    *entries = list;
+    list = NULL;
+
+cleanup:
+    json_object_put(list);
+    PQclear(res);
+    params_free(&own);
+    return rc;
+}
+
+enum ad_code
+store_lock(struct store *s, const char *type, int64_t id, struct store_row *out, char **txn_time,
+           struct ad_error *err)
+{
+    struct params own = {0};
+    const char *vals[2];
+    struct call calls[2] = {
+        {CALL_EXEC, ST_BEGIN, 0, NULL, PGRES_COMMAND_OK},
+        {CALL_EXEC, ST_LOCK, 2, vals, PGRES_TUPLES_OK},
+    };
+    PGresult *res[2] = {NULL, NULL};
+    size_t bad;
+    enum ad_code rc;
+
+    memset(out, 0, sizeof(*out));
+    *txn_time = NULL;
+    rc = ensure_conn(s, err);
+    if (rc != AD_OK)
+        return rc;
+    vals[0] = int_param(&own, id);
+    vals[1] = type;
+
+    /* BEGIN and the locking read in one round trip. */
+    bad = run(s, calls, 2, res, 1);
+    if (bad < 2) {
+        rc = fail(s, &calls[bad], res[bad], err);
+        goto cleanup;
+    }
+    if (PQntuples(res[1]) == 0) {
+        rc = not_found(err, type, id);
+        goto cleanup;
+    }
+    rc = read_row(res[1], 0, out, err);
+    if (rc == AD_OK)
+        *txn_time = col_str(res[1], 0, ROW_NCOLS);
+
+cleanup:
+    if (rc != AD_OK) {
+        store_rollback(s);
+        store_row_clear(out);
+    }
+    clear_results(res, 2);
+    params_free(&own);
+    return rc;
+}
+
+enum ad_code
+store_find_key(struct store *s, const char *actor, const char *key, int *found,
+               struct store_replay *out, struct ad_error *err)
+{
+    const char *vals[2] = {actor, key};
+    struct call k = {CALL_EXEC, ST_FIND_KEY, 2, vals, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
+    enum ad_code rc = AD_OK;
+
+    *found = 0;
+    memset(out, 0, sizeof(*out));
+    /* Inside the caller's transaction: a lost connection took the transaction with it,
+     * so there is nothing to retry on a new one. */
+    if (run(s, &k, 1, &res, 0) != 1) {
+        rc = fail(s, &k, res, err);
+        goto cleanup;
+    }
+    if (PQntuples(res) == 0)
+        goto cleanup;
+    out->resource_id = col_i64(res, 0, 0);
+    out->version = col_i64(res, 0, 1);
+    out->fingerprint = col_str(res, 0, 2);
+    rc = col_json(res, 0, 3, &out->response, err);
+    if (rc == AD_OK)
+        *found = 1;
+
+cleanup:
+    if (rc != AD_OK) {
+        store_replay_clear(out);
+        store_rollback(s);
+    }
+    PQclear(res);
+    return rc;
+}
+
+enum ad_code
+store_commit(struct store *s, const struct store_row *row, const struct store_entry *entries,
+             size_t n, const char *actor, const struct store_idem *idem, struct ad_error *err)
+{
+    enum { UPDATE_PARAMS = 5, APPEND_PARAMS = 11 };
+    struct params own = {0};
+    const char **vals = NULL;
+    struct call *calls = NULL;
+    PGresult **res = NULL;
+    size_t ncalls = n + 2, i, bad;
+    const char *id;
+    enum ad_code rc = AD_OK;
+
+    /* Without the transaction store_lock opened, these writes would run without the
+     * row lock the caller's version check relied on. */
+    if (s->conn == NULL || PQtransactionStatus(s->conn) != PQTRANS_INTRANS) {
+        log_store("commit", NULL, "no open transaction to commit");
+        store_rollback(s);
+        return ad_fail(err, AD_INTERNAL, NULL, "no open transaction to commit");
+    }
+
+    vals = xcalloc(UPDATE_PARAMS + APPEND_PARAMS * n, sizeof(*vals));
+    calls = xcalloc(ncalls, sizeof(*calls));
+    res = xcalloc(ncalls, sizeof(*res));
+
+    id = int_param(&own, row->id);
+    vals[0] = id;
+    vals[1] = int_param(&own, row->version);
+    vals[2] = json_param(&own, row->data);
+    vals[3] = row->state;
+    vals[4] = row->deleted ? "t" : "f";
+    calls[0] = (struct call){CALL_EXEC, ST_UPDATE, UPDATE_PARAMS, vals, PGRES_COMMAND_OK};
+    for (i = 0; i < n; i++) {
+        const char **v = vals + UPDATE_PARAMS + APPEND_PARAMS * i;
+        const struct store_entry *e = &entries[i];
+        int keyed = i == 0 && idem != NULL && idem->key != NULL;
+
+        v[0] = id;
+        v[1] = int_param(&own, row->version - (int64_t)n + 1 + (int64_t)i);
+        v[2] = e->action;
+        v[3] = opt_json_param(&own, e->target);
+        v[4] = opt_json_param(&own, e->data);
+        v[5] = actor;
+        v[6] = keyed ? idem->key : NULL;
+        v[7] = keyed ? idem->fingerprint : NULL;
+        v[8] = keyed ? opt_json_param(&own, idem->response) : NULL;
+        v[9] = json_param(&own, e->forward);
+        v[10] = json_param(&own, e->inverse);
+        calls[1 + i] = (struct call){CALL_EXEC, ST_APPEND, APPEND_PARAMS, v, PGRES_COMMAND_OK};
+    }
+    calls[n + 1] = (struct call){CALL_EXEC, ST_COMMIT, 0, NULL, PGRES_COMMAND_OK};
+
+    /* One round trip. Never retried: if the connection drops once COMMIT is sent, the
+     * outcome is unknown (the client finds out by retrying with its idempotency key). */
+    bad = pipeline(s, calls, ncalls, res);
+    if (bad < ncalls) {
+        if (key_taken(res[bad])) {
+            /* Another request with this key committed first (store_find_key could not
+             * see it yet); it is a retry in flight, not a failure of the store. */
+            rc = ad_fail(err, AD_CONFLICT, NULL,
+                         "a request with this idempotency key is being applied; retry later");
+            ad_error_slug(err, "idempotency-key-in-use");
+        } else {
+            rc = fail(s, &calls[bad], res[bad], err);
+        }
+        store_rollback(s);
+    }
+
+    clear_results(res, ncalls);
+    free(res);
+    free(calls);
+    free(vals);
+    params_free(&own);
+    return rc;
+}
+
+void
+store_rollback(struct store *s)
+{
+    struct call k = {CALL_EXEC, ST_ROLLBACK, 0, NULL, PGRES_COMMAND_OK};
+    PGresult *res = NULL;
+
+    if (s == NULL || s->conn == NULL || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+        return;
+    /* A session whose transaction state is unknown must not serve another request:
+     * closing it makes the server roll back. */
+    if (pipeline(s, &k, 1, &res) != 1 && s->conn != NULL) {
+        log_store("rollback", NULL, "failed; closing the connection");
+        drop_conn(s);
+    }
+    PQclear(res);
+}

@@ -1,0 +1,151 @@
+/*
+ * store.h: everything actiond keeps in PostgreSQL, behind one libpq connection per
+ * process with prepared statements. It knows resources, log entries, tokens and
+ * transactions; it knows nothing of HTTP. sql/ holds the schema it expects.
+ *
+ * Every function returns AD_OK or an error code with `err` filled; a lost connection
+ * gives AD_UNAVAILABLE (the next call reconnects). After a failure inside a
+ * transaction the transaction has been rolled back.
+ */
+#ifndef ACTIOND_STORE_H
+#define ACTIOND_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "err.h"
+
+struct store;
+
+/* A resource row. Strings and `data` are owned; release with store_row_clear. */
+struct store_row {
+    int64_t id;
+    char *type;
+    int64_t version;
+    json_object *data; /* NULL for a JSON null document */
+    char *state;       /* NULL for types without a state machine */
+    char *owner;
+    char *created_at;  /* RFC 3339, UTC */
+    char *updated_at;
+    int deleted;
+};
+
+void store_row_clear(struct store_row *r);
+
+/* One log entry to append. Everything is borrowed from the caller. */
+struct store_entry {
+    const char *action;
+    json_object *target;  /* as sent, or NULL */
+    json_object *data;    /* as sent, or NULL */
+    json_object *forward; /* JSON Patch applied (array) */
+    json_object *inverse; /* JSON Patch that undoes it (array) */
+};
+
+/*
+ * What a keyed request leaves for its retries: the key, a canonical fingerprint of the
+ * request, and the response body to give back. Borrowed; NULL key means none.
+ */
+struct store_idem {
+    const char *key;
+    const char *fingerprint;
+    json_object *response;
+};
+
+/* A stored first response found for an idempotency key. Owned; store_replay_clear. */
+struct store_replay {
+    int64_t resource_id;
+    int64_t version;
+    char *fingerprint;
+    json_object *response;
+};
+
+void store_replay_clear(struct store_replay *r);
+
+/*
+ * Creates the handle; the connection is made by the first call that needs it (any
+ * function below connects, and reconnects after a loss, by itself). Never NULL.
+ * `conninfo` is a libpq connection string or URI (copied).
+ */
+struct store *store_open(const char *conninfo);
+
+/* Closes the connection and frees the handle. Accepts NULL. */
+void store_close(struct store *s);
+
+/*
+ * Makes sure the connection is usable: reconnects and prepares the statements again
+ * when it was lost. AD_UNAVAILABLE when the database cannot be reached.
+ */
+enum ad_code store_ready(struct store *s, struct ad_error *err);
+
+/* One round trip to the server: AD_OK when it answers, AD_UNAVAILABLE when not. */
+enum ad_code store_ping(struct store *s, struct ad_error *err);
+
+/* The actor of the unrevoked token whose SHA-256 is `hash_hex`; *actor is malloc'd. */
+enum ad_code store_token_actor(struct store *s, const char *hash_hex, char **actor,
+                               struct ad_error *err);
+
+/*
+ * Inserts a resource of `type` at version 1 owned by `actor` with `data` and `state`,
+ * and its creation log entry (version 1) in one transaction. Fills *out.
+ */
+enum ad_code store_create(struct store *s, const char *type, json_object *data, const char *state,
+                          const char *actor, const struct store_entry *entry,
+                          struct store_row *out, struct ad_error *err);
+
+/* Reads a resource. AD_NOT_FOUND when no resource of `type` has `id`; a deleted one is
+ * returned with deleted = 1. */
+enum ad_code store_get(struct store *s, const char *type, int64_t id, struct store_row *out,
+                       struct ad_error *err);
+
+/* Reads the version only, without a lock (the cheap pre-check of a precondition). */
+enum ad_code store_version(struct store *s, const char *type, int64_t id, int64_t *version,
+                           int *deleted, struct ad_error *err);
+
+/*
+ * Lists live resources of `type` with id > `after`, ascending, at most `limit`.
+ * *rows is a malloc'd array of *n rows; release each with store_row_clear, then free.
+ */
+enum ad_code store_list(struct store *s, const char *type, int64_t after, int limit,
+                        struct store_row **rows, size_t *n, struct ad_error *err);
+
+/*
+ * The log of resource `id` with version > `since`, oldest first, at most `limit`
+ * entries, as a new JSON array (caller releases) of objects
+ * {version, action, target, data, actor, applied_at, idempotency_key, forward, inverse}.
+ */
+enum ad_code store_log(struct store *s, int64_t id, int64_t since, int limit,
+                       json_object **entries, struct ad_error *err);
+
+/*
+ * Begins a transaction and locks the resource row (SELECT ... FOR UPDATE), filling *out
+ * and *txn_time (the transaction's timestamp, RFC 3339, malloc'd: every entry the
+ * transaction appends has it as applied_at). AD_NOT_FOUND (transaction ended) when
+ * there is no such resource of `type`. The caller ends the transaction with
+ * store_commit or store_rollback; in between, only store_find_key may be called (any
+ * other function first rolls back a transaction it finds open).
+ */
+enum ad_code store_lock(struct store *s, const char *type, int64_t id, struct store_row *out,
+                        char **txn_time, struct ad_error *err);
+
+/*
+ * Inside the transaction: the stored first response for (actor, key), if any.
+ * AD_OK with *found = 1 and *out filled, or *found = 0.
+ */
+enum ad_code store_find_key(struct store *s, const char *actor, const char *key, int *found,
+                            struct store_replay *out, struct ad_error *err);
+
+/*
+ * Writes the locked resource's new state (row->version, row->data, row->state,
+ * row->deleted), appends `n` log entries with versions row->version - n + 1 ..
+ * row->version by `actor` (the first one carrying `idem` when given), and commits.
+ * AD_CONFLICT (slug "idempotency-key-in-use") when the key was taken concurrently.
+ */
+enum ad_code store_commit(struct store *s, const struct store_row *row,
+                          const struct store_entry *entries, size_t n, const char *actor,
+                          const struct store_idem *idem, struct ad_error *err);
+
+/* Rolls back the open transaction, if any. */
+void store_rollback(struct store *s);
+
+#endif

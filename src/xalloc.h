@@ -1,0 +1,35 @@
+/*
+ * xalloc.h: allocation that cannot fail, and a growable byte buffer.
+ * Out-of-memory policy: actiond aborts. A worker that cannot allocate is killed,
+ * its open transaction rolls back with the connection, and the prefork parent
+ * starts a new one; no caller checks for NULL from these functions.
+ */
+#ifndef ACTIOND_XALLOC_H
+#define ACTIOND_XALLOC_H
+
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* A newly allocated formatted string; the caller frees it. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable, always NUL-terminated byte buffer. */
+struct sbuf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+void sbuf_init(struct sbuf *b);
+void sbuf_add(struct sbuf *b, const char *s, size_t n);
+void sbuf_adds(struct sbuf *b, const char *s);
+void sbuf_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_reset(struct sbuf *b);
+/* Frees the storage; the buffer may be reused after sbuf_init. Accepts NULL. */
+void sbuf_free(struct sbuf *b);
+
+#endif

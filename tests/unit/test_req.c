@@ -1,0 +1,198 @@
+/*
+ * test_req.c: the request parser in isolation: FastCGI parameters, body limits,
+ * entity-tag lists, bearer tokens, idempotency keys and query integers.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "req.h"
+
+struct feed {
+    const char *data;
+    size_t len, pos, chunk;
+};
+
+static long
+feed_read(void *ctx, char *buf, size_t n)
+{
+    struct feed *f = ctx;
+    size_t left = f->len - f->pos;
+
+    if (n > left)
+        n = left;
+    if (f->chunk && n > f->chunk)
+        n = f->chunk;
+    memcpy(buf, f->data + f->pos, n);
+    f->pos += n;
+    return (long)n;
+}
+
+Test(req, parses_params_and_segments)
+{
+    char *env[] = {"REQUEST_METHOD=POST",
+                   "SCRIPT_NAME=/api",
+                   "PATH_INFO=/clips/12/actions",
+                   "QUERY_STRING=since=3&limit=10",
+                   "CONTENT_TYPE=application/json; charset=utf-8",
+                   "CONTENT_LENGTH=0",
+                   "HTTP_IF_MATCH=\"7\"",
+                   NULL};
+    struct req r;
+    struct ad_error err = {0};
+    int64_t v = 0;
+
+    cr_assert_eq(req_init(&r, env, feed_read, NULL, &err), AD_OK);
+    cr_assert_str_eq(r.method, "POST");
+    cr_assert_str_eq(r.mount, "/api");
+    cr_assert_eq(r.nseg, 3);
+    cr_assert_str_eq(r.seg[0], "clips");
+    cr_assert_str_eq(r.seg[1], "12");
+    cr_assert_str_eq(r.seg[2], "actions");
+    cr_assert(req_content_type_is(&r, "application/json"));
+    cr_assert_not(req_content_type_is(&r, "application/json-patch+json"));
+    cr_assert_eq(req_query_int(&r, "since", 0, 100, &v, &err), 1);
+    cr_assert_eq(v, 3);
+    cr_assert_eq(req_query_int(&r, "limit", 0, 100, &v, &err), 1);
+    cr_assert_eq(v, 10);
+    cr_assert_eq(req_query_int(&r, "after", 0, 100, &v, &err), 0);
+    req_free(&r);
+    ad_error_clear(&err);
+}
+
+Test(req, rejects_bad_query_integers)
+{
+    const char *bad[] = {"limit=", "limit=-1", "limit=1x", "limit=101",
+                         "limit=99999999999999999999"};
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char q[64];
+        char *env[] = {q, NULL};
+        struct req r;
+        struct ad_error err = {0};
+        int64_t v;
+        snprintf(q, sizeof(q), "QUERY_STRING=%s", bad[i]);
+        cr_assert_eq(req_init(&r, env, feed_read, NULL, &err), AD_OK);
+        cr_assert_eq(req_query_int(&r, "limit", 0, 100, &v, &err), -1, "%s", bad[i]);
+        cr_assert_eq(err.code, AD_BAD_REQUEST);
+        req_free(&r);
+        ad_error_clear(&err);
+    }
+}
+
+Test(req, too_many_segments_flagged)
+{
+    char *env[] = {"PATH_INFO=/a/b/c/d/e/f/g/h/i/j", NULL};
+    struct req r;
+
+    cr_assert_eq(req_init(&r, env, feed_read, NULL, NULL), AD_OK);
+    cr_assert(r.path_too_deep);
+    req_free(&r);
+}
+
+Test(req, body_over_limit_refused_before_reading)
+{
+    char *env[] = {"CONTENT_LENGTH=2000", NULL};
+    struct feed f = {"", 0, 0, 0};
+    struct req r;
+    struct ad_error err = {0};
+
+    cr_assert_eq(req_init(&r, env, feed_read, &f, &err), AD_OK);
+    cr_assert_eq(req_body(&r, 1000, &err), AD_TOO_LARGE);
+    cr_assert_eq(f.pos, 0);
+    req_free(&r);
+    ad_error_clear(&err);
+}
+
+Test(req, body_read_in_chunks_and_short_body_refused)
+{
+    char *env[] = {"CONTENT_LENGTH=11", NULL};
+    struct feed whole = {"hello world", 11, 0, 3};
+    struct feed shorter = {"hello", 5, 0, 0};
+    struct req r;
+    struct ad_error err = {0};
+
+    cr_assert_eq(req_init(&r, env, feed_read, &whole, &err), AD_OK);
+    cr_assert_eq(req_body(&r, 100, &err), AD_OK);
+    cr_assert_eq(r.body_len, 11);
+    cr_assert_str_eq(r.body, "hello world");
+    req_free(&r);
+
+    cr_assert_eq(req_init(&r, env, feed_read, &shorter, &err), AD_OK);
+    cr_assert_eq(req_body(&r, 100, &err), AD_BAD_REQUEST);
+    req_free(&r);
+    ad_error_clear(&err);
+}
+
+Test(req, bad_content_length)
+{
+    char *env[] = {"CONTENT_LENGTH=-5", NULL};
+    char *env2[] = {"CONTENT_LENGTH=12abc", NULL};
+    struct req r;
+    struct ad_error err = {0};
+
+    cr_assert_eq(req_init(&r, env, feed_read, NULL, &err), AD_BAD_REQUEST);
+    req_free(&r);
+    cr_assert_eq(req_init(&r, env2, feed_read, NULL, &err), AD_BAD_REQUEST);
+    req_free(&r);
+    ad_error_clear(&err);
+}
+
+Test(req, etag_comparison)
+{
+    cr_assert(req_etag_matches("\"7\"", 7, 0));
+    cr_assert_not(req_etag_matches("\"7\"", 8, 0));
+    cr_assert(req_etag_matches("\"3\", \"7\"", 7, 0));
+    cr_assert_not(req_etag_matches("W/\"7\"", 7, 0), "strong comparison ignores weak tags");
+    cr_assert(req_etag_matches("W/\"7\"", 7, 1), "weak comparison accepts them");
+    cr_assert(req_etag_matches("*", 7, 0));
+    cr_assert(req_etag_matches(" * ", 7, 0));
+    cr_assert_not(req_etag_matches("7", 7, 0), "unquoted is malformed");
+    cr_assert_not(req_etag_matches("\"7", 7, 0));
+    cr_assert_not(req_etag_matches("\"17\"", 7, 0));
+    cr_assert_not(req_etag_matches("", 7, 0));
+}
+
+Test(req, bearer_tokens)
+{
+    char *t = req_bearer_token("Bearer adt_0123abc");
+
+    cr_assert_str_eq(t, "adt_0123abc");
+    free(t);
+    t = req_bearer_token("bearer  abc==");
+    cr_assert_str_eq(t, "abc==");
+    free(t);
+    cr_assert_null(req_bearer_token(NULL));
+    cr_assert_null(req_bearer_token("Basic abc"));
+    cr_assert_null(req_bearer_token("Bearer"));
+    cr_assert_null(req_bearer_token("Bearer a b"));
+    cr_assert_null(req_bearer_token("Bearerabc"));
+}
+
+Test(req, idempotency_keys)
+{
+    char *env1[] = {"HTTP_IDEMPOTENCY_KEY=\"8e03978e-40d5-43e8-bc93-6894a57f9324\"", NULL};
+    char *env2[] = {"HTTP_IDEMPOTENCY_KEY=plain-key", NULL};
+    char *env3[] = {"HTTP_IDEMPOTENCY_KEY=\"\"", NULL};
+    struct req r;
+    struct ad_error err = {0};
+    char *key;
+
+    req_init(&r, env1, feed_read, NULL, &err);
+    cr_assert_eq(req_idempotency_key(&r, 200, &key, &err), AD_OK);
+    cr_assert_str_eq(key, "8e03978e-40d5-43e8-bc93-6894a57f9324");
+    free(key);
+    req_free(&r);
+    req_init(&r, env2, feed_read, NULL, &err);
+    cr_assert_eq(req_idempotency_key(&r, 200, &key, &err), AD_OK);
+    cr_assert_str_eq(key, "plain-key");
+    free(key);
+    cr_assert_eq(req_idempotency_key(&r, 4, &key, &err), AD_BAD_REQUEST);
+    req_free(&r);
+    req_init(&r, env3, feed_read, NULL, &err);
+    cr_assert_eq(req_idempotency_key(&r, 200, &key, &err), AD_BAD_REQUEST);
+    req_free(&r);
+    ad_error_clear(&err);
+}
