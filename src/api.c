@@ -12,6 +12,7 @@
 
 #include "action.h"
 #include "auth.h"
+#include "history.h"
 #include "jsonp.h"
 #include "patch.h"
 #include "ptr.h"
@@ -22,6 +23,8 @@
 #define LIST_MAX_LIMIT 100
 #define LOG_DEFAULT_LIMIT 100
 #define LOG_MAX_LIMIT 1000
+/* How far back an undo may reach: it reads every entry since, under the row lock. */
+#define HISTORY_MAX_SPAN 1000
 #define ACCEPT_PATCH "application/json-patch+json, application/merge-patch+json"
 
 struct api {
@@ -147,6 +150,12 @@ representation(const struct call *c, const struct store_row *row)
         json_object_object_add(links, verb, action_link(c, row->id, verb));
     }
     json_object_put(verbs);
+    if (row->undo_top != 0)
+        json_object_object_add(links, "undo",
+                               link_object(resource_href(c, row->id, "/undo"), "POST"));
+    if (row->redo_top != 0)
+        json_object_object_add(links, "redo",
+                               link_object(resource_href(c, row->id, "/redo"), "POST"));
     json_object_object_add(o, "_links", links);
     return o;
 }
@@ -523,7 +532,16 @@ enum via {
     VIA_VERB,        /* POST /{type}/{id}/{verb}: a transition, 204 */
     VIA_JSON_PATCH,  /* PATCH, application/json-patch+json */
     VIA_MERGE_PATCH, /* PATCH, application/merge-patch+json */
-    VIA_DELETE       /* DELETE, 204 */
+    VIA_DELETE,      /* DELETE, 204 */
+    VIA_UNDO,        /* POST .../undo or {"action": "undo"} */
+    VIA_REDO         /* POST .../redo or {"action": "redo"} */
+};
+
+/* What an undo or redo needs beyond the request, and what it found. */
+struct hist_step {
+    int actor_scope;     /* {"scope": "actor"}: the caller's own most recent change */
+    int64_t reverts;     /* the version reverted */
+    int64_t target_prev; /* that entry's stack_prev: the new top if it was the top */
 };
 
 /* The log's name for a change that is not a catalog action. */
@@ -537,6 +555,10 @@ builtin_name(enum via via)
         return "merge_patch";
     case VIA_DELETE:
         return "delete";
+    case VIA_UNDO:
+        return "undo";
+    case VIA_REDO:
+        return "redo";
     default:
         return NULL;
     }
@@ -572,10 +594,127 @@ check_names(struct call *c, const struct action_request *ar, enum via via, const
     return AD_OK;
 }
 
-/* Applies one item of the request to row->data (and row->state / row->deleted). */
+/* The conflict an undo or redo cannot apply over. */
+static enum ad_code
+history_conflict(struct call *c, const char *slug, int64_t version, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static enum ad_code
+history_conflict(struct call *c, const char *slug, int64_t version, const char *fmt, ...)
+{
+    char detail[AD_DETAIL_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    ad_error_clear(&c->err);
+    ad_fail(&c->err, AD_CONFLICT, NULL, "%s", detail);
+    ad_error_slug(&c->err, slug);
+    if (version > 0) {
+        char suffix[64];
+        json_object *links = json_object_new_object();
+        snprintf(suffix, sizeof(suffix), "/actions?since=%lld&limit=1", (long long)version - 1);
+        json_object_object_add(links, "conflicting_entry",
+                               link_object(resource_href(c, c->id, suffix), NULL));
+        ad_error_put(&c->err, "conflicting_version", json_object_new_int64(version));
+        ad_error_put(&c->err, "links", links);
+    }
+    return AD_CONFLICT;
+}
+
+/*
+ * Compiles an undo (or redo) against the locked resource and applies it: finds the
+ * entry to revert on its stack, builds the patches from the log, refuses when a later
+ * change overlaps (409 naming it) or the reverse transition is not in the catalog.
+ */
+static enum ad_code
+apply_history(struct call *c, enum via via, struct store_row *row, struct action_effect *eff,
+              struct hist_step *hs)
+{
+    struct store *st = c->api->store;
+    int redo = via == VIA_REDO;
+    const char *what = redo ? "redo" : "undo";
+    struct store_logent *ents = NULL;
+    const struct store_logent *target, *later;
+    size_t n = 0, nunit;
+    int64_t top, first;
+    const char *before;
+    enum ad_code rc;
+
+    rc = store_stack_top(st, c->id, redo ? row->redo_top : row->undo_top,
+                         hs->actor_scope ? c->actor : NULL, what, &top, &c->err);
+    if (rc != AD_OK)
+        return rc;
+    if (top == 0)
+        return history_conflict(c, redo ? "nothing-to-redo" : "nothing-to-undo", 0,
+                                "there is nothing to %s%s", what,
+                                hs->actor_scope ? " of yours" : "");
+    rc = store_entries(st, c->id, top, top, &ents, &n, &c->err);
+    if (rc != AD_OK)
+        return rc;
+    first = n == 1 ? ents[0].unit_first : top;
+    store_logent_free(ents, n);
+    if (row->version - first >= HISTORY_MAX_SPAN)
+        return history_conflict(c, "history-too-deep", top,
+                                "version %lld is more than %d versions back", (long long)top,
+                                HISTORY_MAX_SPAN);
+    /* the entry before the unit (its state), the unit, then everything after it */
+    rc = store_entries(st, c->id, first - 1, row->version, &ents, &n, &c->err);
+    if (rc != AD_OK)
+        return rc;
+    nunit = (size_t)(top - first + 1);
+    if (n < nunit + 1) {
+        rc = ad_fail(&c->err, AD_INTERNAL, NULL, "the log of %s %lld has gaps",
+                     cat_type_name(c->type), (long long)c->id);
+        goto out;
+    }
+    target = &ents[nunit];
+    before = ents[0].state;
+    if (redo) {
+        eff->forward = json_object_get(target->inverse);
+        eff->inverse = json_object_get(target->forward);
+    } else {
+        hist_undo_patches(&ents[1], nunit, &eff->forward, &eff->inverse);
+    }
+    later = hist_first_conflict(&ents[nunit + 1], n - nunit - 1, eff->forward);
+    if (later != NULL) {
+        rc = history_conflict(c, "undo-conflict", later->version,
+                              "version %lld (%s by %s) changed what this %s would restore",
+                              (long long)later->version, later->action, later->actor, what);
+        goto out;
+    }
+    if (before != NULL && row->state != NULL && strcmp(before, row->state) != 0) {
+        if (cat_type_transition(c->type, row->state, before) == NULL) {
+            rc = history_conflict(c, "transition-not-allowed", 0,
+                                  "the %s would move from state %s back to %s, and no "
+                                  "transition does that",
+                                  what, row->state, before);
+            goto out;
+        }
+        eff->new_state = xstrdup(before);
+    }
+    rc = patch_apply(&row->data, eff->forward, NULL, &c->err);
+    if (rc != AD_OK) {
+        rc = history_conflict(c, "undo-conflict", 0,
+                              "the document no longer has what this %s would restore (%s)",
+                              what, c->err.detail);
+        goto out;
+    }
+    hs->reverts = top;
+    hs->target_prev = target->stack_prev;
+    eff->result = json_object_new_object();
+    json_object_object_add(eff->result, "reverts", json_object_new_int64(top));
+out:
+    store_logent_free(ents, n);
+    return rc;
+}
+
+/* Applies one item of the request to row->data (and row->state / row->deleted). A new
+ * state is borrowed from eff, which outlives the row's use of it. */
 static enum ad_code
 apply_one(struct call *c, enum via via, const struct action *a, const char *prefix,
-          struct store_row *row, struct action_effect *eff)
+          struct store_row *row, struct action_effect *eff, struct hist_step *hs)
 {
     enum ad_code rc;
 
@@ -598,14 +737,56 @@ apply_one(struct call *c, enum via via, const struct action *a, const char *pref
         eff->inverse = json_object_new_array();
         row->deleted = 1;
         return AD_OK;
+    case VIA_UNDO:
+    case VIA_REDO:
+        rc = apply_history(c, via, row, eff, hs);
+        break;
     default:
         rc = action_apply(c->type, a, row->state, prefix, &row->data, eff, &c->err);
-        if (rc == AD_OK && eff->new_state != NULL) {
-            free(row->state);
-            row->state = xstrdup(eff->new_state);
-            c->state = row->state;
-        }
-        return rc;
+        break;
+    }
+    if (rc == AD_OK && eff->new_state != NULL) {
+        row->state = eff->new_state;
+        c->state = row->state;
+    }
+    return rc;
+}
+
+/*
+ * Threads the new entries onto the undo and redo stacks (sql/002_history.sql): an
+ * ordinary change (or batch, as one unit) goes on the undo stack and clears the redo
+ * stack; an undo goes on the redo stack and a redo on the undo stack, each popping the
+ * entry it reverted when that entry was on top. A delete leaves both as they are.
+ */
+static void
+link_history(struct store_row *row, struct store_entry *entries, size_t n, int64_t first_version,
+             enum via via, const struct hist_step *hs)
+{
+    struct store_entry *last = &entries[n - 1];
+
+    switch (via) {
+    case VIA_DELETE:
+        return;
+    case VIA_UNDO:
+        last->reverts = hs->reverts;
+        last->stack_prev = row->redo_top;
+        if (row->undo_top == hs->reverts)
+            row->undo_top = hs->target_prev;
+        row->redo_top = row->version;
+        return;
+    case VIA_REDO:
+        last->reverts = hs->reverts;
+        last->stack_prev = row->undo_top;
+        if (row->redo_top == hs->reverts)
+            row->redo_top = hs->target_prev;
+        row->undo_top = row->version;
+        return;
+    default:
+        last->stack_prev = row->undo_top;
+        last->unit_first = n > 1 ? first_version : 0;
+        row->undo_top = row->version;
+        row->redo_top = 0;
+        return;
     }
 }
 
@@ -616,7 +797,7 @@ apply_one(struct call *c, enum via via, const struct action *a, const char *pref
  */
 static enum ad_code
 apply_actions(struct call *c, const struct action_request *ar, json_object *body, enum via via,
-              const char *key)
+              const char *key, struct hist_step *hs)
 {
     struct store *st = c->api->store;
     struct store_row row = {0};
@@ -625,7 +806,8 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
     struct action_effect *eff = NULL;
     struct store_idem idem = {0};
     json_object *response = NULL, *out = NULL, *results = NULL;
-    char *txn_time = NULL, *fingerprint = NULL, *location = NULL;
+    char *txn_time = NULL, *fingerprint = NULL, *location = NULL, *locked_state = NULL;
+    int64_t first_version;
     int locked = 0, needs, found, no_body = via == VIA_VERB || via == VIA_DELETE;
     size_t i;
     enum ad_code rc;
@@ -634,6 +816,7 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
     if (rc != AD_OK)
         goto out;
     locked = 1;
+    locked_state = row.state; /* row.state may come to point into eff; this is freed */
     c->state = row.state;
     if (row.deleted) {
         rc = ad_fail(&c->err, AD_GONE, NULL, "%s %lld was deleted", cat_type_name(c->type),
@@ -675,7 +858,7 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
         json_object *one;
         if (ar->batch)
             snprintf(prefix, sizeof(prefix), "/actions/%zu", i);
-        rc = apply_one(c, via, &ar->items[i], prefix, &row, &eff[i]);
+        rc = apply_one(c, via, &ar->items[i], prefix, &row, &eff[i], hs);
         if (rc != AD_OK) {
             if (ar->batch)
                 ad_error_put(&c->err, "failed_index", json_object_new_int64((int64_t)i));
@@ -686,13 +869,16 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
         entries[i].data = ar->items[i].data;
         entries[i].forward = eff[i].forward;
         entries[i].inverse = eff[i].inverse;
+        entries[i].state = row.state;
         one = json_object_new_object();
         json_object_object_add(one, "action", json_object_new_string(ar->items[i].name));
         json_object_object_add(one, "version", json_object_new_int64(row.version + 1 + (int64_t)i));
         merge_result(one, &eff[i]);
         json_object_array_add(results, one);
     }
+    first_version = row.version + 1;
     row.version += (int64_t)ar->n;
+    link_history(&row, entries, ar->n, first_version, via, hs);
 
     out = json_object_new_object();
     json_object_object_add(out, "success", json_object_new_boolean(1));
@@ -749,6 +935,7 @@ out:
     free(location);
     free(txn_time);
     c->state = NULL;
+    row.state = locked_state;
     store_row_clear(&row);
     return rc;
 }
@@ -777,10 +964,62 @@ request_key(struct call *c, const struct action_request *ar, char **key)
     return AD_OK;
 }
 
+/*
+ * An undo or redo, from {"action": "undo"|"redo", "scope"?, "expected_version"?, "id"?}
+ * on the actions route or the same members (without "action") on POST .../undo|redo.
+ * `body` may be NULL (an empty body on the verb route).
+ */
+static enum ad_code
+handle_history(struct call *c, const char *name, json_object *body)
+{
+    json_object *envelope = body ? jsonp_copy(body) : json_object_new_object(), *scope;
+    struct action_request ar = {0};
+    struct hist_step hs = {0};
+    char *key = NULL;
+    enum ad_code rc;
+
+    if (!json_object_is_type(envelope, json_type_object)) {
+        rc = ad_fail(&c->err, AD_BAD_REQUEST, "", "the body must be a JSON object");
+        goto out;
+    }
+    if (json_object_object_get_ex(envelope, "scope", &scope)) {
+        const char *v = json_object_get_string(scope);
+        if (!json_object_is_type(scope, json_type_string) ||
+            (strcmp(v, "actor") != 0 && strcmp(v, "resource") != 0) ||
+            (strcmp(name, "redo") == 0 && strcmp(v, "actor") == 0)) {
+            rc = ad_fail(&c->err, AD_BAD_REQUEST, "/scope",
+                         "scope is \"resource\" (the default) or, for undo, \"actor\"");
+            goto out;
+        }
+        hs.actor_scope = strcmp(v, "actor") == 0;
+        json_object_object_del(envelope, "scope");
+    }
+    if (json_object_object_get_ex(envelope, "target", NULL) ||
+        json_object_object_get_ex(envelope, "data", NULL)) {
+        rc = ad_fail(&c->err, AD_BAD_REQUEST,
+                     json_object_object_get_ex(envelope, "target", NULL) ? "/target" : "/data",
+                     "%s takes no target or data", name);
+        goto out;
+    }
+    json_object_object_add(envelope, "action", json_object_new_string(name));
+    rc = action_parse(envelope, &ar, &c->err);
+    if (rc != AD_OK)
+        goto out;
+    rc = request_key(c, &ar, &key);
+    if (rc != AD_OK)
+        goto out;
+    rc = apply_actions(c, &ar, body, strcmp(name, "redo") == 0 ? VIA_REDO : VIA_UNDO, key, &hs);
+out:
+    free(key);
+    action_request_free(&ar);
+    json_object_put(envelope);
+    return rc;
+}
+
 static enum ad_code
 handle_actions(struct call *c)
 {
-    json_object *body = NULL;
+    json_object *body = NULL, *name;
     struct action_request ar = {0};
     char *key = NULL;
     int present;
@@ -793,13 +1032,21 @@ handle_actions(struct call *c)
         rc = ad_fail(&c->err, AD_BAD_REQUEST, NULL, "an action needs a JSON body");
         goto out;
     }
+    if (json_object_is_type(body, json_type_object) &&
+        json_object_object_get_ex(body, "action", &name) &&
+        json_object_is_type(name, json_type_string) &&
+        (strcmp(json_object_get_string(name), "undo") == 0 ||
+         strcmp(json_object_get_string(name), "redo") == 0)) {
+        rc = handle_history(c, json_object_get_string(name), body);
+        goto out;
+    }
     rc = action_parse(body, &ar, &c->err);
     if (rc != AD_OK)
         goto out;
     rc = request_key(c, &ar, &key);
     if (rc != AD_OK)
         goto out;
-    rc = apply_actions(c, &ar, body, VIA_ACTIONS, key);
+    rc = apply_actions(c, &ar, body, VIA_ACTIONS, key, NULL);
 out:
     free(key);
     action_request_free(&ar);
@@ -882,6 +1129,13 @@ handle_verb(struct call *c, const char *verb)
 
     if (act != NULL && cat_action_kind(act) == CAT_DUPLICATE)
         return duplicate(c);
+    if (strcmp(verb, "undo") == 0 || strcmp(verb, "redo") == 0) {
+        rc = read_json_body(c, &body, &present);
+        if (rc == AD_OK)
+            rc = handle_history(c, verb, body);
+        json_object_put(body);
+        return rc;
+    }
     if (act == NULL || cat_action_kind(act) != CAT_TRANSITION) {
         struct store_row row = {0};
         rc = store_get(c->api->store, cat_type_name(c->type), c->id, &row, &c->err);
@@ -913,7 +1167,7 @@ handle_verb(struct call *c, const char *verb)
     rc = request_key(c, &ar, &key);
     if (rc != AD_OK)
         goto out;
-    rc = apply_actions(c, &ar, body, VIA_VERB, key);
+    rc = apply_actions(c, &ar, body, VIA_VERB, key, NULL);
 out:
     free(key);
     action_request_free(&ar);
@@ -966,7 +1220,7 @@ handle_patch(struct call *c)
     if (rc != AD_OK)
         goto out;
     builtin_request(&ar, via, body);
-    rc = apply_actions(c, &ar, body, via, key);
+    rc = apply_actions(c, &ar, body, via, key, NULL);
 out:
     free(key);
     action_request_free(&ar);
@@ -986,7 +1240,7 @@ handle_delete(struct call *c)
     if (rc != AD_OK)
         return rc;
     builtin_request(&ar, VIA_DELETE, NULL);
-    rc = apply_actions(c, &ar, NULL, VIA_DELETE, key);
+    rc = apply_actions(c, &ar, NULL, VIA_DELETE, key, NULL);
     action_request_free(&ar);
     free(key);
     return rc;

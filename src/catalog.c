@@ -72,7 +72,8 @@ static void action_free(struct cat_action *a);
 static void type_free(struct cat_type *t);
 
 /* Action names the HTTP surface uses itself (SPEC section 3). */
-static const char *const reserved_actions[] = {"actions", "undo", "redo", "create", "delete", NULL};
+static const char *const reserved_actions[] = {"actions", "undo",       "redo",        "create",
+                                               "delete",  "json_patch", "merge_patch", NULL};
 
 static const struct {
     const char *name;
@@ -615,7 +616,8 @@ v_new_action(struct vctx *v, struct cat_type *t, const char *name)
     if (v_name(v, name) != AD_OK)
         return NULL;
     if (in_list(name, reserved_actions)) {
-        v_fail(v, "\"%s\" is reserved: the API uses it (actions, undo, redo, create, delete)",
+        v_fail(v, "\"%s\" is reserved: the API uses it (actions, undo, redo, create, delete, "
+               "json_patch, merge_patch)",
                name);
         return NULL;
     }
@@ -1175,4 +1177,17 @@ const char *
 cat_action_to_state(const struct cat_action *a)
 {
     return a->to;
+}
+
+const struct cat_action *
+cat_type_transition(const struct cat_type *t, const char *from, const char *to)
+{
+    size_t i;
+
+    for (i = 0; i < t->nactions; i++) {
+        const struct cat_action *a = &t->actions[i];
+        if (a->kind == CAT_TRANSITION && strcmp(a->to, to) == 0 && cat_action_allowed_from(a, from))
+            return a;
+    }
+    return NULL;
 }

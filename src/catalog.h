@@ -78,4 +78,8 @@ int cat_action_needs_precondition(const struct cat_action *a);
 int cat_action_allowed_from(const struct cat_action *a, const char *state);
 const char *cat_action_to_state(const struct cat_action *a);
 
+/* A transition of `t` leading from state `from` to state `to`, or NULL (undo uses it). */
+const struct cat_action *cat_type_transition(const struct cat_type *t, const char *from,
+                                             const char *to);
+
 #endif

@@ -51,14 +51,17 @@ enum stmt {
     ST_UPDATE,
     ST_APPEND,
     ST_CREATE,
+    ST_ENTRIES,
+    ST_STACK_TOP,
     ST_COUNT
 };
 
 /* The columns read_row() expects, in its order; statements may add columns after them. */
 #define ROW_COLS                                                                                   \
     "id, type, version, data, state, owner, to_json(created_at) #>> '{}', "                        \
-    "to_json(updated_at) #>> '{}', deleted_at IS NOT NULL"
-#define ROW_NCOLS 9
+    "to_json(updated_at) #>> '{}', deleted_at IS NOT NULL, coalesce(undo_top, 0), "              \
+    "coalesce(redo_top, 0)"
+#define ROW_NCOLS 11
 
 static const struct {
     const char *name;
@@ -76,7 +79,8 @@ static const struct {
                          " WHERE type = $1 AND id > $2 AND deleted_at IS NULL"
                          " ORDER BY id LIMIT $3"},
     [ST_LOG] = {"log", "SELECT version, action, target, data, actor,"
-                       " to_json(applied_at) #>> '{}', idempotency_key, forward, inverse"
+                       " to_json(applied_at) #>> '{}', idempotency_key, forward, inverse,"
+                       " state, reverts"
                        " FROM action_log WHERE resource_id = $1 AND version > $2"
                        " ORDER BY version LIMIT $3"},
     /* now() is the transaction's start time, which every row the transaction appends
@@ -87,19 +91,42 @@ static const struct {
                                  " FROM action_log WHERE actor = $1 AND idempotency_key = $2"},
     [ST_UPDATE] = {"update", "UPDATE resources SET version = $2, data = $3::jsonb, state = $4,"
                              " updated_at = now(), deleted_at = CASE WHEN $5::boolean"
-                             " THEN coalesce(deleted_at, now()) END WHERE id = $1"},
+                             " THEN coalesce(deleted_at, now()) END,"
+                             " undo_top = nullif($6::bigint, 0), redo_top = nullif($7::bigint, 0)"
+                             " WHERE id = $1"},
     [ST_APPEND] = {"append", "INSERT INTO action_log (resource_id, version, action, target, data,"
-                             " actor, idempotency_key, fingerprint, response, forward, inverse)"
+                             " actor, idempotency_key, fingerprint, response, forward, inverse,"
+                             " state, stack_prev, unit_first, reverts)"
                              " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9::jsonb,"
-                             " $10::jsonb, $11::jsonb)"},
+                             " $10::jsonb, $11::jsonb, $12, nullif($13::bigint, 0),"
+                             " nullif($14::bigint, 0), nullif($15::bigint, 0))"},
     /* One statement is one transaction: the resource and its first log entry exist
      * together or not at all, in a single round trip. */
     [ST_CREATE] = {"create", "WITH r AS (INSERT INTO resources (type, version, data, state, owner)"
                              " VALUES ($1, 1, $2::jsonb, $3, $4) RETURNING *),"
                              " l AS (INSERT INTO action_log (resource_id, version, action, target,"
-                             " data, actor, forward, inverse) SELECT id, 1, $5, $6::jsonb,"
-                             " $7::jsonb, $4, $8::jsonb, $9::jsonb FROM r)"
+                             " data, actor, forward, inverse, state) SELECT id, 1, $5, $6::jsonb,"
+                             " $7::jsonb, $4, $8::jsonb, $9::jsonb, $3 FROM r)"
                              " SELECT " ROW_COLS " FROM r"},
+    [ST_ENTRIES] = {"entries", "SELECT version, action, actor, forward, inverse, state,"
+                               " coalesce(stack_prev, 0), coalesce(unit_first, version),"
+                               " coalesce(reverts, 0) FROM action_log"
+                               " WHERE resource_id = $1 AND version BETWEEN $2 AND $3"
+                               " ORDER BY version"},
+    /* Walks a stack (a linked list through stack_prev) from its top, skipping entries
+     * already reverted by an entry named $4, and returns the first one left (by actor
+     * $3 when it is not NULL). The walk is bounded so a corrupt chain cannot loop. */
+    [ST_STACK_TOP] = {"stack_top",
+                      "WITH RECURSIVE walk(version, stack_prev, actor, depth) AS ("
+                      " SELECT version, stack_prev, actor, 1 FROM action_log"
+                      " WHERE resource_id = $1 AND version = $2"
+                      " UNION ALL SELECT l.version, l.stack_prev, l.actor, w.depth + 1"
+                      " FROM walk w JOIN action_log l"
+                      " ON l.resource_id = $1 AND l.version = w.stack_prev WHERE w.depth < 100000)"
+                      " SELECT w.version FROM walk w WHERE ($3::text IS NULL OR w.actor = $3)"
+                      " AND NOT EXISTS (SELECT 1 FROM action_log d WHERE d.resource_id = $1"
+                      " AND d.reverts = w.version AND d.action = $4)"
+                      " ORDER BY w.depth LIMIT 1"},
 };
 
 struct store {
@@ -558,6 +585,8 @@ read_row(const PGresult *r, int row, struct store_row *out, struct ad_error *err
     out->created_at = col_str(r, row, 6);
     out->updated_at = col_str(r, row, 7);
     out->deleted = PQgetvalue(r, row, 8)[0] == 't';
+    out->undo_top = col_i64(r, row, 9);
+    out->redo_top = col_i64(r, row, 10);
     return col_json(r, row, 3, &out->data, err);
 }
 
@@ -840,6 +869,11 @@ store_log(struct store *s, int64_t id, int64_t since, int limit, json_object **e
         if ((rc = col_json(res, i, 8, &v, err)) != AD_OK)
             goto cleanup;
         json_object_object_add(e, "inverse", v);
+        json_object_object_add(
+            e, "state",
+            PQgetisnull(res, i, 9) ? NULL : json_object_new_string(PQgetvalue(res, i, 9)));
+        json_object_object_add(
+            e, "reverts", PQgetisnull(res, i, 10) ? NULL : json_object_new_int64(col_i64(res, i, 10)));
     }
     *entries = list;
     list = NULL;
@@ -933,10 +967,108 @@ cleanup:
 }
 
 enum ad_code
+store_entries(struct store *s, int64_t id, int64_t from, int64_t to, struct store_logent **out,
+              size_t *n, struct ad_error *err)
+{
+    struct params own = {0};
+    const char *vals[3];
+    struct call k = {CALL_EXEC, ST_ENTRIES, 3, vals, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
+    struct store_logent *list = NULL;
+    int i, ntuples = 0;
+    enum ad_code rc = AD_OK;
+
+    *out = NULL;
+    *n = 0;
+    vals[0] = int_param(&own, id);
+    vals[1] = int_param(&own, from);
+    vals[2] = int_param(&own, to);
+    /* Inside the caller's transaction: nothing to retry on a new connection. */
+    if (run(s, &k, 1, &res, 0) != 1) {
+        rc = fail(s, &k, res, err);
+        goto cleanup;
+    }
+    ntuples = PQntuples(res);
+    list = xcalloc((size_t)ntuples + 1, sizeof(*list));
+    for (i = 0; i < ntuples; i++) {
+        struct store_logent *e = &list[i];
+        e->version = col_i64(res, i, 0);
+        e->action = col_str(res, i, 1);
+        e->actor = col_str(res, i, 2);
+        e->state = col_str(res, i, 5);
+        e->stack_prev = col_i64(res, i, 6);
+        e->unit_first = col_i64(res, i, 7);
+        e->reverts = col_i64(res, i, 8);
+        if ((rc = col_json(res, i, 3, &e->forward, err)) != AD_OK ||
+            (rc = col_json(res, i, 4, &e->inverse, err)) != AD_OK)
+            goto cleanup;
+    }
+    *out = list;
+    *n = (size_t)ntuples;
+    list = NULL;
+
+cleanup:
+    if (list != NULL) {
+        store_logent_free(list, (size_t)ntuples);
+        store_rollback(s);
+    } else if (rc != AD_OK) {
+        store_rollback(s);
+    }
+    PQclear(res);
+    params_free(&own);
+    return rc;
+}
+
+void
+store_logent_free(struct store_logent *list, size_t n)
+{
+    size_t i;
+
+    if (list == NULL)
+        return;
+    for (i = 0; i < n; i++) {
+        free(list[i].action);
+        free(list[i].actor);
+        free(list[i].state);
+        json_object_put(list[i].forward);
+        json_object_put(list[i].inverse);
+    }
+    free(list);
+}
+
+enum ad_code
+store_stack_top(struct store *s, int64_t id, int64_t top, const char *actor,
+                const char *reverted_by, int64_t *version, struct ad_error *err)
+{
+    struct params own = {0};
+    const char *vals[4];
+    struct call k = {CALL_EXEC, ST_STACK_TOP, 4, vals, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
+    enum ad_code rc = AD_OK;
+
+    *version = 0;
+    if (top == 0)
+        return AD_OK;
+    vals[0] = int_param(&own, id);
+    vals[1] = int_param(&own, top);
+    vals[2] = actor;
+    vals[3] = reverted_by;
+    if (run(s, &k, 1, &res, 0) != 1) {
+        rc = fail(s, &k, res, err);
+        store_rollback(s);
+    } else if (PQntuples(res) == 1) {
+        *version = col_i64(res, 0, 0);
+    }
+    PQclear(res);
+    params_free(&own);
+    return rc;
+}
+
+enum ad_code
 store_commit(struct store *s, const struct store_row *row, const struct store_entry *entries,
              size_t n, const char *actor, const struct store_idem *idem, struct ad_error *err)
 {
-    enum { UPDATE_PARAMS = 5, APPEND_PARAMS = 11 };
+    enum { UPDATE_PARAMS = 7, APPEND_PARAMS = 15 };
     struct params own = {0};
     const char **vals = NULL;
     struct call *calls = NULL;
@@ -963,6 +1095,8 @@ store_commit(struct store *s, const struct store_row *row, const struct store_en
     vals[2] = json_param(&own, row->data);
     vals[3] = row->state;
     vals[4] = row->deleted ? "t" : "f";
+    vals[5] = int_param(&own, row->undo_top);
+    vals[6] = int_param(&own, row->redo_top);
     calls[0] = (struct call){CALL_EXEC, ST_UPDATE, UPDATE_PARAMS, vals, PGRES_COMMAND_OK};
     for (i = 0; i < n; i++) {
         const char **v = vals + UPDATE_PARAMS + APPEND_PARAMS * i;
@@ -980,6 +1114,10 @@ store_commit(struct store *s, const struct store_row *row, const struct store_en
         v[8] = keyed ? opt_json_param(&own, idem->response) : NULL;
         v[9] = json_param(&own, e->forward);
         v[10] = json_param(&own, e->inverse);
+        v[11] = e->state;
+        v[12] = int_param(&own, e->stack_prev);
+        v[13] = int_param(&own, e->unit_first);
+        v[14] = int_param(&own, e->reverts);
         calls[1 + i] = (struct call){CALL_EXEC, ST_APPEND, APPEND_PARAMS, v, PGRES_COMMAND_OK};
     }
     calls[n + 1] = (struct call){CALL_EXEC, ST_COMMIT, 0, NULL, PGRES_COMMAND_OK};

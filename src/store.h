@@ -29,6 +29,8 @@ struct store_row {
     char *created_at;  /* RFC 3339, UTC */
     char *updated_at;
     int deleted;
+    int64_t undo_top; /* the log version on top of the undo stack; 0 when empty */
+    int64_t redo_top; /* likewise for the redo stack */
 };
 
 void store_row_clear(struct store_row *r);
@@ -40,7 +42,26 @@ struct store_entry {
     json_object *data;    /* as sent, or NULL */
     json_object *forward; /* JSON Patch applied (array) */
     json_object *inverse; /* JSON Patch that undoes it (array) */
+    const char *state;    /* the resource's state after the entry, or NULL */
+    int64_t stack_prev;   /* the entry below this one on its undo/redo stack; 0: none */
+    int64_t unit_first;   /* the first version of the unit this entry closes; 0: itself */
+    int64_t reverts;      /* for undo/redo: the version reverted; 0: none */
 };
+
+/* A log entry as undo and redo read it back. Owned; release with store_logent_free. */
+struct store_logent {
+    int64_t version;
+    char *action;
+    char *actor;
+    json_object *forward;
+    json_object *inverse;
+    char *state;
+    int64_t stack_prev;
+    int64_t unit_first; /* equals version for an entry that is a unit by itself */
+    int64_t reverts;
+};
+
+void store_logent_free(struct store_logent *list, size_t n);
 
 /*
  * What a keyed request leaves for its retries: the key, a canonical fingerprint of the
@@ -144,6 +165,22 @@ enum ad_code store_find_key(struct store *s, const char *actor, const char *key,
 enum ad_code store_commit(struct store *s, const struct store_row *row,
                           const struct store_entry *entries, size_t n, const char *actor,
                           const struct store_idem *idem, struct ad_error *err);
+
+/*
+ * Inside the transaction: the log entries of resource `id` with versions from..to,
+ * in order, as a malloc'd array of *n (release with store_logent_free).
+ */
+enum ad_code store_entries(struct store *s, int64_t id, int64_t from, int64_t to,
+                           struct store_logent **out, size_t *n, struct ad_error *err);
+
+/*
+ * Inside the transaction: walks the stack whose top is version `top` and stores in
+ * *version the first entry not yet reverted by an entry whose action is `reverted_by`
+ * ("undo" for the undo stack, "redo" for the redo stack), restricted to `actor` unless
+ * NULL. *version is 0 when there is none.
+ */
+enum ad_code store_stack_top(struct store *s, int64_t id, int64_t top, const char *actor,
+                             const char *reverted_by, int64_t *version, struct ad_error *err);
 
 /* Rolls back the open transaction, if any. */
 void store_rollback(struct store *s);
