@@ -25,3 +25,7 @@ GRANT INSERT (state, stack_prev, unit_first, reverts) ON action_log TO actiond_a
 -- Undo and redo skip entries that a later entry already reverted: this finds them.
 CREATE INDEX IF NOT EXISTS action_log_reverts
     ON action_log (resource_id, reverts) WHERE reverts IS NOT NULL;
+
+-- A replayed response must be byte for byte the first one: json keeps the text as
+-- written, where jsonb would reorder its members.
+ALTER TABLE action_log ALTER COLUMN response TYPE json USING response::json;

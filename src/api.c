@@ -49,6 +49,8 @@ struct call {
     int accept_patch;  /* advertise the patch formats (RFC 5789 section 3.1) */
 };
 
+static char *request_fingerprint(const struct call *c, json_object *body);
+
 struct api *
 api_new(const struct config *cfg, struct store *store, const struct catalog *catalog)
 {
@@ -221,13 +223,110 @@ handle_health(struct call *c)
     return AD_OK;
 }
 
+/* The log entry of a creation: replaying the log starts from null and applies it. */
+static void
+creation_entry(struct store_entry *entry, const char *action, json_object *data,
+               json_object *note)
+{
+    json_object *op = json_object_new_object();
+
+    memset(entry, 0, sizeof(*entry));
+    entry->action = action;
+    entry->data = note;
+    entry->forward = json_object_new_array();
+    json_object_object_add(op, "op", json_object_new_string("add"));
+    json_object_object_add(op, "path", json_object_new_string(""));
+    json_object_object_add(op, "value", jsonp_copy(data));
+    json_object_array_add(entry->forward, op);
+    entry->inverse = json_object_new_array();
+    op = json_object_new_object();
+    json_object_object_add(op, "op", json_object_new_string("replace"));
+    json_object_object_add(op, "path", json_object_new_string(""));
+    json_object_object_add(op, "value", NULL);
+    json_object_array_add(entry->inverse, op);
+}
+
+static void
+creation_entry_clear(struct store_entry *entry)
+{
+    json_object_put(entry->forward);
+    json_object_put(entry->inverse);
+}
+
+/* 201 with the new resource, Location and ETag. */
+static void
+answer_created(struct call *c, const struct store_row *row)
+{
+    json_object *rep = representation(c, row);
+
+    resp_json(c->resp, 201, rep);
+    json_object_put(rep);
+    resp_header(c->resp, "Location", "%s/%s/%lld", c->req->mount, cat_type_name(c->type),
+                (long long)row->id);
+    set_etag(c, row->version);
+    resp_header(c->resp, "Cache-Control", "no-store");
+}
+
+/*
+ * A keyed create seen before: answers the first response again (the resource as it
+ * was created, rebuilt from its creation entry) and sets *replayed; 422 when the key
+ * named a different request.
+ */
+static enum ad_code
+replay_create(struct call *c, const char *key, const char *fingerprint, int *replayed)
+{
+    struct store_replay rp = {0};
+    struct store_row first = {0};
+    struct store_logent *ents = NULL;
+    json_object *value;
+    size_t n = 0;
+    int found;
+    enum ad_code rc;
+
+    *replayed = 0;
+    rc = store_find_key(c->api->store, c->actor, key, &found, &rp, &c->err);
+    if (rc != AD_OK || !found)
+        goto out;
+    if (rp.version != 1 || strcmp(rp.fingerprint, fingerprint) != 0) {
+        rc = ad_fail(&c->err, AD_UNPROCESSABLE, NULL,
+                     "this idempotency key was used for a different request");
+        ad_error_slug(&c->err, "idempotency-key-reused");
+        goto out;
+    }
+    rc = store_entries(c->api->store, rp.resource_id, 1, 1, &ents, &n, &c->err);
+    if (rc != AD_OK)
+        goto out;
+    if (n != 1 || !json_object_object_get_ex(json_object_array_get_idx(ents[0].forward, 0),
+                                             "value", &value)) {
+        rc = ad_fail(&c->err, AD_INTERNAL, NULL, "the creation entry cannot be read back");
+        goto out;
+    }
+    first.id = rp.resource_id;
+    first.type = (char *)cat_type_name(c->type);
+    first.version = 1;
+    first.data = value;
+    first.state = ents[0].state;
+    first.owner = ents[0].actor;
+    first.created_at = ents[0].applied_at;
+    first.updated_at = ents[0].applied_at;
+    answer_created(c, &first);
+    resp_header(c->resp, "Idempotent-Replayed", "true");
+    *replayed = 1;
+out:
+    store_logent_free(ents, n);
+    store_replay_clear(&rp);
+    return rc;
+}
+
 static enum ad_code
 handle_create(struct call *c)
 {
-    json_object *body = NULL, *data = NULL, *forward = NULL, *inverse = NULL, *op, *rep;
+    json_object *body = NULL, *data = NULL, *response = NULL;
     struct store_row row = {0};
     struct store_entry entry = {0};
-    int present;
+    struct store_idem idem = {0};
+    char *key = NULL, *fingerprint = NULL;
+    int present, replayed;
     enum ad_code rc;
 
     rc = read_json_body(c, &body, &present);
@@ -238,14 +337,14 @@ handle_create(struct call *c)
             rc = ad_fail(&c->err, AD_BAD_REQUEST, "", "the body must be an object {\"data\": ...}");
             goto out;
         }
-        json_object_object_foreach(body, key, val)
+        json_object_object_foreach(body, name, val)
         {
             char *p;
-            if (strcmp(key, "data") == 0) {
+            if (strcmp(name, "data") == 0) {
                 data = jsonp_copy(val);
                 continue;
             }
-            p = ptr_join("", key);
+            p = ptr_join("", name);
             rc = ad_fail(&c->err, AD_BAD_REQUEST, p,
                          "unknown member; a create body takes only \"data\"");
             free(p);
@@ -260,40 +359,42 @@ handle_create(struct call *c)
         goto out;
     }
 
-    /* The creation entry: replaying the log starts from null and applies this. */
-    forward = json_object_new_array();
-    op = json_object_new_object();
-    json_object_object_add(op, "op", json_object_new_string("add"));
-    json_object_object_add(op, "path", json_object_new_string(""));
-    json_object_object_add(op, "value", jsonp_copy(data));
-    json_object_array_add(forward, op);
-    inverse = json_object_new_array();
-    op = json_object_new_object();
-    json_object_object_add(op, "op", json_object_new_string("replace"));
-    json_object_object_add(op, "path", json_object_new_string(""));
-    json_object_object_add(op, "value", NULL);
-    json_object_array_add(inverse, op);
-    entry.action = "create";
-    entry.forward = forward;
-    entry.inverse = inverse;
-
-    rc = store_create(c->api->store, cat_type_name(c->type), data, cat_type_initial_state(c->type),
-                      c->actor, &entry, &row, &c->err);
+    rc = req_idempotency_key(c->req, ACTION_MAX_ID, &key, &c->err);
     if (rc != AD_OK)
         goto out;
-    rep = representation(c, &row);
-    resp_json(c->resp, 201, rep);
-    json_object_put(rep);
-    resp_header(c->resp, "Location", "%s/%s/%lld", c->req->mount, cat_type_name(c->type),
-                (long long)row.id);
-    set_etag(c, row.version);
-    resp_header(c->resp, "Cache-Control", "no-store");
+    if (key != NULL) {
+        fingerprint = request_fingerprint(c, body);
+        rc = replay_create(c, key, fingerprint, &replayed);
+        if (rc != AD_OK || replayed)
+            goto out;
+        response = json_object_new_object();
+        json_object_object_add(response, "status", json_object_new_int(201));
+        idem.key = key;
+        idem.fingerprint = fingerprint;
+        idem.response = response;
+    }
+    creation_entry(&entry, "create", data, NULL);
+    rc = store_create(c->api->store, cat_type_name(c->type), data,
+                      cat_type_initial_state(c->type), c->actor, &entry, key ? &idem : NULL,
+                      &row, &c->err);
+    if (rc == AD_CONFLICT && key != NULL) {
+        /* the same key committed concurrently: answer as its retry */
+        ad_error_clear(&c->err);
+        rc = replay_create(c, key, fingerprint, &replayed);
+        if (rc == AD_OK && !replayed)
+            rc = ad_fail(&c->err, AD_CONFLICT, NULL, "this idempotency key is in use; retry");
+        goto out;
+    }
+    if (rc == AD_OK)
+        answer_created(c, &row);
 out:
+    creation_entry_clear(&entry);
     store_row_clear(&row);
-    json_object_put(forward);
-    json_object_put(inverse);
+    json_object_put(response);
     json_object_put(data);
     json_object_put(body);
+    free(fingerprint);
+    free(key);
     return rc;
 }
 
@@ -1054,13 +1155,14 @@ out:
     return rc;
 }
 
-/* Copies a resource: a new resource owned by the caller, logged from its own creation. */
+/* Copies a resource: a new resource owned by the caller, logged from its own creation
+ * with an entry naming the source. */
 static enum ad_code
 duplicate(struct call *c)
 {
     struct store_row src = {0}, row = {0};
     struct store_entry entry = {0};
-    json_object *forward, *inverse, *op, *data, *rep;
+    json_object *note = NULL;
     char *source;
     enum ad_code rc;
 
@@ -1072,42 +1174,19 @@ duplicate(struct call *c)
                      (long long)c->id);
         goto out;
     }
-    forward = json_object_new_array();
-    op = json_object_new_object();
-    json_object_object_add(op, "op", json_object_new_string("add"));
-    json_object_object_add(op, "path", json_object_new_string(""));
-    json_object_object_add(op, "value", jsonp_copy(src.data));
-    json_object_array_add(forward, op);
-    inverse = json_object_new_array();
-    op = json_object_new_object();
-    json_object_object_add(op, "op", json_object_new_string("replace"));
-    json_object_object_add(op, "path", json_object_new_string(""));
-    json_object_object_add(op, "value", NULL);
-    json_object_array_add(inverse, op);
-    data = json_object_new_object();
+    note = json_object_new_object();
     source = resource_href(c, c->id, "");
-    json_object_object_add(data, "source", json_object_new_string(source));
-    json_object_object_add(data, "source_version", json_object_new_int64(src.version));
+    json_object_object_add(note, "source", json_object_new_string(source));
+    json_object_object_add(note, "source_version", json_object_new_int64(src.version));
     free(source);
-    entry.action = "duplicate";
-    entry.data = data;
-    entry.forward = forward;
-    entry.inverse = inverse;
+    creation_entry(&entry, "duplicate", src.data, note);
     rc = store_create(c->api->store, cat_type_name(c->type), src.data,
-                      cat_type_initial_state(c->type), c->actor, &entry, &row, &c->err);
-    json_object_put(forward);
-    json_object_put(inverse);
-    json_object_put(data);
-    if (rc != AD_OK)
-        goto out;
-    rep = representation(c, &row);
-    resp_json(c->resp, 201, rep);
-    json_object_put(rep);
-    resp_header(c->resp, "Location", "%s/%s/%lld", c->req->mount, cat_type_name(c->type),
-                (long long)row.id);
-    set_etag(c, row.version);
-    resp_header(c->resp, "Cache-Control", "no-store");
+                      cat_type_initial_state(c->type), c->actor, &entry, NULL, &row, &c->err);
+    if (rc == AD_OK)
+        answer_created(c, &row);
 out:
+    creation_entry_clear(&entry);
+    json_object_put(note);
     store_row_clear(&src);
     store_row_clear(&row);
     return rc;

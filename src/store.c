@@ -97,7 +97,7 @@ static const struct {
     [ST_APPEND] = {"append", "INSERT INTO action_log (resource_id, version, action, target, data,"
                              " actor, idempotency_key, fingerprint, response, forward, inverse,"
                              " state, stack_prev, unit_first, reverts)"
-                             " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9::jsonb,"
+                             " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9::json,"
                              " $10::jsonb, $11::jsonb, $12, nullif($13::bigint, 0),"
                              " nullif($14::bigint, 0), nullif($15::bigint, 0))"},
     /* One statement is one transaction: the resource and its first log entry exist
@@ -105,12 +105,14 @@ static const struct {
     [ST_CREATE] = {"create", "WITH r AS (INSERT INTO resources (type, version, data, state, owner)"
                              " VALUES ($1, 1, $2::jsonb, $3, $4) RETURNING *),"
                              " l AS (INSERT INTO action_log (resource_id, version, action, target,"
-                             " data, actor, forward, inverse, state) SELECT id, 1, $5, $6::jsonb,"
-                             " $7::jsonb, $4, $8::jsonb, $9::jsonb, $3 FROM r)"
+                             " data, actor, forward, inverse, state, idempotency_key, fingerprint,"
+                             " response) SELECT id, 1, $5, $6::jsonb, $7::jsonb, $4, $8::jsonb,"
+                             " $9::jsonb, $3, $10, $11, $12::json FROM r)"
                              " SELECT " ROW_COLS " FROM r"},
     [ST_ENTRIES] = {"entries", "SELECT version, action, actor, forward, inverse, state,"
                                " coalesce(stack_prev, 0), coalesce(unit_first, version),"
-                               " coalesce(reverts, 0) FROM action_log"
+                               " coalesce(reverts, 0), to_json(applied_at) #>> '{}'"
+                               " FROM action_log"
                                " WHERE resource_id = $1 AND version BETWEEN $2 AND $3"
                                " ORDER BY version"},
     /* Walks a stack (a linked list through stack_prev) from its top, skipping entries
@@ -679,12 +681,13 @@ store_token_actor(struct store *s, const char *hash_hex, char **actor, struct ad
 
 enum ad_code
 store_create(struct store *s, const char *type, json_object *data, const char *state,
-             const char *actor, const struct store_entry *entry, struct store_row *out,
-             struct ad_error *err)
+             const char *actor, const struct store_entry *entry, const struct store_idem *idem,
+             struct store_row *out, struct ad_error *err)
 {
     struct params own = {0};
-    const char *vals[9];
-    struct call k = {CALL_EXEC, ST_CREATE, 9, vals, PGRES_TUPLES_OK};
+    const char *vals[12];
+    struct call k = {CALL_EXEC, ST_CREATE, 12, vals, PGRES_TUPLES_OK};
+    int keyed = idem != NULL && idem->key != NULL;
     PGresult *res = NULL;
     enum ad_code rc;
 
@@ -701,11 +704,20 @@ store_create(struct store *s, const char *type, json_object *data, const char *s
     vals[6] = opt_json_param(&own, entry->data);
     vals[7] = json_param(&own, entry->forward);
     vals[8] = json_param(&own, entry->inverse);
+    vals[9] = keyed ? idem->key : NULL;
+    vals[10] = keyed ? idem->fingerprint : NULL;
+    vals[11] = keyed ? opt_json_param(&own, idem->response) : NULL;
 
     /* Never retried: when the connection drops after the server received the insert,
      * whether it committed is unknown, and a second insert would be a second resource. */
     if (run(s, &k, 1, &res, 0) != 1) {
-        rc = fail(s, &k, res, err);
+        if (key_taken(res)) {
+            rc = ad_fail(err, AD_CONFLICT, NULL,
+                         "a request with this idempotency key is being applied; retry later");
+            ad_error_slug(err, "idempotency-key-in-use");
+        } else {
+            rc = fail(s, &k, res, err);
+        }
         goto cleanup;
     }
     rc = read_row(res, 0, out, err);
@@ -999,6 +1011,7 @@ store_entries(struct store *s, int64_t id, int64_t from, int64_t to, struct stor
         e->stack_prev = col_i64(res, i, 6);
         e->unit_first = col_i64(res, i, 7);
         e->reverts = col_i64(res, i, 8);
+        e->applied_at = col_str(res, i, 9);
         if ((rc = col_json(res, i, 3, &e->forward, err)) != AD_OK ||
             (rc = col_json(res, i, 4, &e->inverse, err)) != AD_OK)
             goto cleanup;
@@ -1030,6 +1043,7 @@ store_logent_free(struct store_logent *list, size_t n)
         free(list[i].action);
         free(list[i].actor);
         free(list[i].state);
+        free(list[i].applied_at);
         json_object_put(list[i].forward);
         json_object_put(list[i].inverse);
     }

@@ -59,6 +59,7 @@ struct store_logent {
     int64_t stack_prev;
     int64_t unit_first; /* equals version for an entry that is a unit by itself */
     int64_t reverts;
+    char *applied_at;
 };
 
 void store_logent_free(struct store_logent *list, size_t n);
@@ -108,11 +109,14 @@ enum ad_code store_token_actor(struct store *s, const char *hash_hex, char **act
 
 /*
  * Inserts a resource of `type` at version 1 owned by `actor` with `data` and `state`,
- * and its creation log entry (version 1) in one transaction. Fills *out.
+ * and its creation log entry (version 1, carrying `idem` when it is not NULL) in one
+ * transaction. Fills *out. AD_CONFLICT (slug "idempotency-key-in-use") when the key
+ * was taken concurrently.
  */
 enum ad_code store_create(struct store *s, const char *type, json_object *data, const char *state,
                           const char *actor, const struct store_entry *entry,
-                          struct store_row *out, struct ad_error *err);
+                          const struct store_idem *idem, struct store_row *out,
+                          struct ad_error *err);
 
 /* Reads a resource. AD_NOT_FOUND when no resource of `type` has `id`; a deleted one is
  * returned with deleted = 1. */

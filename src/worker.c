@@ -205,13 +205,19 @@ static int
 supervise(const struct config *cfg, const struct catalog *cat, int fd)
 {
     pid_t *kids = calloc((size_t)cfg->workers, sizeof(pid_t));
+    time_t *born = calloc((size_t)cfg->workers, sizeof(time_t));
     int i;
 
-    if (kids == NULL)
+    if (kids == NULL || born == NULL) {
+        free(kids);
+        free(born);
         return 1;
+    }
     install_stop_handler(on_stop_signal);
-    for (i = 0; i < cfg->workers; i++)
+    for (i = 0; i < cfg->workers; i++) {
         kids[i] = spawn(cfg, cat, fd);
+        born[i] = time(NULL);
+    }
     while (!stopping) {
         int status;
         pid_t pid = wait(&status);
@@ -230,13 +236,16 @@ supervise(const struct config *cfg, const struct catalog *cat, int fd)
             }
             fprintf(stderr, "actiond: worker %d ended (status %d); starting another\n", (int)pid,
                     status);
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                sleep(1); /* a crash loop must not spin */
+            /* a worker that dies as soon as it starts must not spin the parent */
+            if ((!WIFEXITED(status) || WEXITSTATUS(status) != 0) && time(NULL) - born[i] < 1)
+                sleep(1);
             kids[i] = spawn(cfg, cat, fd);
+            born[i] = time(NULL);
         }
     }
     stop_children(kids, cfg->workers);
     free(kids);
+    free(born);
     return 0;
 }
 
