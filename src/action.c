@@ -102,9 +102,10 @@ static const step_compiler compilers[] = {
     [CAT_OP_ADD_TO_SET] = compile_add_to_set,
 };
 
-static const char *const single_members[] = {"action",           "target", "data",
-                                             "expected_version", "id",     NULL};
-static const char *const batch_members[] = {"actions", "expected_version", "id", NULL};
+static const char *const single_members[] = {"action",      "target", "data", "expected_version",
+                                             "on_conflict", "id",     NULL};
+static const char *const batch_members[] = {"actions", "expected_version", "on_conflict", "id",
+                                            NULL};
 static const char *const item_members[] = {"action", "target", "data", NULL};
 
 static int
@@ -203,6 +204,16 @@ action_parse(json_object *body, struct action_request *out, struct ad_error *err
         }
         out->has_expected_version = 1;
         out->expected_version = json_object_get_int64(v);
+    }
+
+    if (json_object_object_get_ex(body, "on_conflict", &v)) {
+        const char *how = json_object_get_string(v);
+        if (!json_object_is_type(v, json_type_string) ||
+            (strcmp(how, "merge") != 0 && strcmp(how, "reject") != 0)) {
+            rc = ad_fail(err, AD_BAD_REQUEST, "/on_conflict", "must be \"reject\" or \"merge\"");
+            goto fail;
+        }
+        out->merge = strcmp(how, "merge") == 0;
     }
 
     if (json_object_object_get_ex(body, "id", &v)) {

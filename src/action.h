@@ -29,13 +29,15 @@ struct action_request {
     int batch;            /* 1 for {"actions": [...]} */
     int has_expected_version;
     int64_t expected_version;
+    int merge; /* "on_conflict": "merge": a stale version merges when disjoint */
     char *id; /* the idempotency key from the body, owned; NULL when absent */
 };
 
 /*
  * Validates `body` as a single envelope
- *   {"action", "target"?, "data"?, "expected_version"?, "id"?}
- * or a batch {"actions": [{"action","target"?,"data"?}...], "expected_version"?, "id"?}.
+ *   {"action", "target"?, "data"?, "expected_version"?, "on_conflict"?, "id"?}
+ * or a batch {"actions": [{"action","target"?,"data"?}...], "expected_version"?,
+ * "on_conflict"?, "id"?}. on_conflict is "reject" (the default) or "merge".
  * Unknown members, wrong types, an empty or oversized batch, an expected_version that
  * is not an integer >= 1, an id that is not 1..ACTION_MAX_ID printable ASCII characters,
  * an action name over CAT_NAME_MAX bytes: AD_BAD_REQUEST with the pointer of the member.

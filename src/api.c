@@ -15,6 +15,7 @@
 #include "history.h"
 #include "jsonp.h"
 #include "patch.h"
+#include "touch.h"
 #include "ptr.h"
 #include "sha256.h"
 #include "xalloc.h"
@@ -47,6 +48,24 @@ struct call {
     const char *state; /* the resource's state when known, for links in errors */
     const char *allow; /* the Allow header of a 405 */
     int accept_patch;  /* advertise the patch formats (RFC 5789 section 3.1) */
+};
+
+/* How a change arrived; it decides what the request may name and how it answers. */
+enum via {
+    VIA_ACTIONS,     /* POST /{type}/{id}/actions: catalog actions and transitions */
+    VIA_VERB,        /* POST /{type}/{id}/{verb}: a transition, 204 */
+    VIA_JSON_PATCH,  /* PATCH, application/json-patch+json */
+    VIA_MERGE_PATCH, /* PATCH, application/merge-patch+json */
+    VIA_DELETE,      /* DELETE, 204 */
+    VIA_UNDO,        /* POST .../undo or {"action": "undo"} */
+    VIA_REDO         /* POST .../redo or {"action": "redo"} */
+};
+
+/* What an undo or redo needs beyond the request, and what it found. */
+struct hist_step {
+    int actor_scope;     /* {"scope": "actor"}: the caller's own most recent change */
+    int64_t reverts;     /* the version reverted */
+    int64_t target_prev; /* that entry's stack_prev: the new top if it was the top */
 };
 
 static char *request_fingerprint(const struct call *c, json_object *body);
@@ -573,18 +592,69 @@ replay(struct call *c, const struct store_replay *rp)
         resp_header(c->resp, "Location", "%s", json_object_get_string(location));
 }
 
+/* The version of an If-Match naming exactly one strong tag "N", or 0. */
+static int64_t
+if_match_version(const char *im)
+{
+    int64_t v = 0;
+    size_t i, n;
+
+    while (*im == ' ' || *im == '\t')
+        im++;
+    n = strlen(im);
+    while (n > 0 && (im[n - 1] == ' ' || im[n - 1] == '\t'))
+        n--;
+    if (n < 3 || n > 20 || im[0] != '"' || im[n - 1] != '"')
+        return 0;
+    for (i = 1; i < n - 1; i++) {
+        if (im[i] < '0' || im[i] > '9')
+            return 0;
+        v = v * 10 + (im[i] - '0');
+    }
+    return v;
+}
+
+/* The 409 for a version the client had not caught up with, linking what it missed. */
+static enum ad_code
+stale(struct call *c, const char *slug, int64_t seen, int64_t current, const char *pointer,
+      const char *detail)
+{
+    char suffix[64];
+    json_object *links = json_object_new_object();
+
+    snprintf(suffix, sizeof(suffix), "/actions?since=%lld", (long long)seen);
+    json_object_object_add(links, "missed_actions",
+                           link_object(resource_href(c, c->id, suffix), NULL));
+    ad_fail(&c->err, AD_CONFLICT, pointer, "%s", detail);
+    ad_error_slug(&c->err, slug);
+    ad_error_put(&c->err, "current_version", json_object_new_int64(current));
+    ad_error_put(&c->err, "links", links);
+    return AD_CONFLICT;
+}
+
 /*
  * The preconditions of SPEC 3.1 against the locked version: If-Match (412, strong
  * comparison; "*" only asserts existence), then a required precondition (428), then
- * expected_version (409, with the link to what the client missed).
+ * expected_version (409, with the link to what the client missed). When the request
+ * may merge (issue 6) an older version is not refused: *merge_base receives it and
+ * the caller checks the entries since for overlap.
  */
 static enum ad_code
-check_preconditions(struct call *c, const struct action_request *ar, int needs, int64_t current)
+check_preconditions(struct call *c, const struct action_request *ar, int needs, int may_merge,
+                    int64_t current, int64_t *merge_base)
 {
     const char *im = c->req->if_match;
     int has_tag = im != NULL && !is_wildcard(im);
+    int64_t seen = ar->has_expected_version ? ar->expected_version : 0;
+    char detail[160];
 
+    *merge_base = 0;
     if (has_tag && !req_etag_matches(im, current, 0)) {
+        int64_t tagged = if_match_version(im);
+        if (may_merge && tagged > 0 && tagged < current && (seen == 0 || seen == tagged)) {
+            *merge_base = tagged;
+            return AD_OK;
+        }
         ad_fail(&c->err, AD_PRECONDITION_FAILED, NULL,
                 "If-Match does not match the current version %lld (strong comparison)",
                 (long long)current);
@@ -598,21 +668,92 @@ check_preconditions(struct call *c, const struct action_request *ar, int needs, 
         ad_error_put(&c->err, "current_version", json_object_new_int64(current));
         return AD_PRECONDITION_REQUIRED;
     }
-    if (ar->has_expected_version && ar->expected_version != current) {
-        char suffix[64];
-        json_object *links = json_object_new_object();
-        snprintf(suffix, sizeof(suffix), "/actions?since=%lld", (long long)ar->expected_version);
-        json_object_object_add(links, "missed_actions",
-                               link_object(resource_href(c, c->id, suffix), NULL));
-        ad_fail(&c->err, AD_CONFLICT, "/expected_version",
-                "expected version %lld but the resource is at version %lld",
-                (long long)ar->expected_version, (long long)current);
-        ad_error_slug(&c->err, "stale-version");
-        ad_error_put(&c->err, "current_version", json_object_new_int64(current));
-        ad_error_put(&c->err, "links", links);
-        return AD_CONFLICT;
+    if (ar->has_expected_version && seen != current) {
+        if (may_merge && seen < current) {
+            *merge_base = seen;
+            return AD_OK;
+        }
+        snprintf(detail, sizeof(detail),
+                 "expected version %lld but the resource is at version %lld", (long long)seen,
+                 (long long)current);
+        return stale(c, "stale-version", seen, current, "/expected_version", detail);
     }
     return AD_OK;
+}
+
+/*
+ * Merging (issue 6): the request was made against version `base`; it may apply over
+ * the entries since only when none of them touched what it touches. Fills *over with
+ * the versions merged over (malloc'd, *n of them), or answers 409 merge-conflict
+ * naming the overlapping entries.
+ */
+static enum ad_code
+check_merge(struct call *c, int64_t base, int64_t current, json_object *ours, int64_t **over,
+            size_t *n)
+{
+    struct store_logent *missed = NULL;
+    json_object *conflicts;
+    size_t i, nmissed = 0;
+    char detail[160];
+    enum ad_code rc;
+
+    *over = NULL;
+    *n = 0;
+    if (current - base > HISTORY_MAX_SPAN) {
+        snprintf(detail, sizeof(detail), "version %lld is more than %d versions behind",
+                 (long long)base, HISTORY_MAX_SPAN);
+        return stale(c, "merge-conflict", base, current, NULL, detail);
+    }
+    rc = store_entries(c->api->store, c->id, base + 1, current, &missed, &nmissed, &c->err);
+    if (rc != AD_OK)
+        return rc;
+    conflicts = json_object_new_array();
+    for (i = 0; i < nmissed; i++)
+        if (touch_overlap(ours, missed[i].has_touches ? missed[i].touches : NULL))
+            json_object_array_add(conflicts, json_object_new_int64(missed[i].version));
+    if (json_object_array_length(conflicts) > 0) {
+        snprintf(detail, sizeof(detail),
+                 "since version %lld, %zu change(s) touched what this request touches",
+                 (long long)base, json_object_array_length(conflicts));
+        stale(c, "merge-conflict", base, current, NULL, detail);
+        ad_error_put(&c->err, "conflicting_versions", conflicts);
+        rc = AD_CONFLICT;
+    } else {
+        json_object_put(conflicts);
+        *over = xcalloc(nmissed + 1, sizeof(**over));
+        for (i = 0; i < nmissed; i++)
+            (*over)[i] = missed[i].version;
+        *n = nmissed;
+    }
+    store_logent_free(missed, nmissed);
+    return rc;
+}
+
+/* What an applied item touched (touch.h): semantic for catalog actions, by path for
+ * patches, undo and redo, everything for a delete. A new array. */
+static json_object *
+item_touches(const struct call *c, enum via via, const struct action *a,
+             const struct action_effect *eff)
+{
+    json_object *t;
+
+    switch (via) {
+    case VIA_ACTIONS:
+    case VIA_VERB:
+        return touch_action(c->type, a, eff);
+    case VIA_DELETE:
+        t = json_object_new_array();
+        json_object_array_add(t, json_object_new_object());
+        json_object_object_add(json_object_array_get_idx(t, 0), "op", json_object_new_string("w"));
+        json_object_object_add(json_object_array_get_idx(t, 0), "path", json_object_new_array());
+        touch_add_state(t);
+        return t;
+    default:
+        t = touch_patch(eff->forward);
+        if (eff->new_state != NULL)
+            touch_add_state(t);
+        return t;
+    }
 }
 
 /* Adds `eff->result` members to `into`. */
@@ -626,24 +767,6 @@ merge_result(json_object *into, const struct action_effect *eff)
         json_object_object_add(into, key, json_object_get(val));
     }
 }
-
-/* How a change arrived; it decides what the request may name and how it answers. */
-enum via {
-    VIA_ACTIONS,     /* POST /{type}/{id}/actions: catalog actions and transitions */
-    VIA_VERB,        /* POST /{type}/{id}/{verb}: a transition, 204 */
-    VIA_JSON_PATCH,  /* PATCH, application/json-patch+json */
-    VIA_MERGE_PATCH, /* PATCH, application/merge-patch+json */
-    VIA_DELETE,      /* DELETE, 204 */
-    VIA_UNDO,        /* POST .../undo or {"action": "undo"} */
-    VIA_REDO         /* POST .../redo or {"action": "redo"} */
-};
-
-/* What an undo or redo needs beyond the request, and what it found. */
-struct hist_step {
-    int actor_scope;     /* {"scope": "actor"}: the caller's own most recent change */
-    int64_t reverts;     /* the version reverted */
-    int64_t target_prev; /* that entry's stack_prev: the new top if it was the top */
-};
 
 /* The log's name for a change that is not a catalog action. */
 static const char *
@@ -665,14 +788,18 @@ builtin_name(enum via via)
     }
 }
 
-/* Checks that every item names something this route may apply; sets *needs. */
+/*
+ * Checks that every item names something this route may apply; sets *needs (some item
+ * needs a precondition) and *always_merge (every item merges a stale version anyway).
+ */
 static enum ad_code
 check_names(struct call *c, const struct action_request *ar, enum via via, const char *state,
-            int *needs)
+            int *needs, int *always_merge)
 {
     size_t i;
 
     *needs = 0;
+    *always_merge = builtin_name(via) == NULL;
     if (builtin_name(via) != NULL) {
         *needs = 1; /* PATCH and DELETE replace what the client saw: always guarded */
         return AD_OK;
@@ -691,6 +818,7 @@ check_names(struct call *c, const struct action_request *ar, enum via via, const
             return rc;
         }
         *needs |= cat_action_needs_precondition(act);
+        *always_merge &= cat_action_always_merges(act);
     }
     return AD_OK;
 }
@@ -908,7 +1036,10 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
     struct store_idem idem = {0};
     json_object *response = NULL, *out = NULL, *results = NULL;
     char *txn_time = NULL, *fingerprint = NULL, *location = NULL, *locked_state = NULL;
-    int64_t first_version;
+    int64_t first_version, merge_base = 0, base_version, *merged_over = NULL;
+    size_t n_merged = 0;
+    json_object *touches = NULL;
+    int always_merge;
     int locked = 0, needs, found, no_body = via == VIA_VERB || via == VIA_DELETE;
     size_t i;
     enum ad_code rc;
@@ -944,15 +1075,17 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
         }
     }
 
-    rc = check_names(c, ar, via, row.state, &needs);
+    rc = check_names(c, ar, via, row.state, &needs, &always_merge);
     if (rc != AD_OK)
         goto out;
-    rc = check_preconditions(c, ar, needs, row.version);
+    base_version = row.version;
+    rc = check_preconditions(c, ar, needs, ar->merge || always_merge, row.version, &merge_base);
     if (rc != AD_OK)
         goto out;
 
     eff = xcalloc(ar->n, sizeof(*eff));
     entries = xcalloc(ar->n, sizeof(*entries));
+    touches = json_object_new_array();
     results = json_object_new_array();
     for (i = 0; i < ar->n; i++) {
         char prefix[48] = "";
@@ -971,11 +1104,31 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
         entries[i].forward = eff[i].forward;
         entries[i].inverse = eff[i].inverse;
         entries[i].state = row.state;
+        entries[i].touches = item_touches(c, via, &ar->items[i], &eff[i]);
+        json_object_array_add(touches, json_object_get(entries[i].touches));
         one = json_object_new_object();
         json_object_object_add(one, "action", json_object_new_string(ar->items[i].name));
         json_object_object_add(one, "version", json_object_new_int64(row.version + 1 + (int64_t)i));
         merge_result(one, &eff[i]);
         json_object_array_add(results, one);
+    }
+    if (merge_base > 0) {
+        json_object *ours = json_object_new_array();
+        for (i = 0; i < ar->n; i++) {
+            size_t j, m = json_object_array_length(entries[i].touches);
+            for (j = 0; j < m; j++)
+                json_object_array_add(
+                    ours, json_object_get(json_object_array_get_idx(entries[i].touches, j)));
+        }
+        rc = check_merge(c, merge_base, base_version, ours, &merged_over, &n_merged);
+        json_object_put(ours);
+        if (rc != AD_OK)
+            goto out;
+        for (i = 0; i < ar->n; i++) {
+            entries[i].based_on = merge_base;
+            entries[i].merged_over = merged_over;
+            entries[i].n_merged_over = n_merged;
+        }
     }
     first_version = row.version + 1;
     row.version += (int64_t)ar->n;
@@ -993,6 +1146,13 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
     }
     if (row.state != NULL)
         json_object_object_add(out, "state", json_object_new_string(row.state));
+    if (merge_base > 0) {
+        json_object *list = json_object_new_array();
+        for (i = 0; i < n_merged; i++)
+            json_object_array_add(list, json_object_new_int64(merged_over[i]));
+        json_object_object_add(out, "based_on", json_object_new_int64(merge_base));
+        json_object_object_add(out, "merged_over", list);
+    }
     json_object_object_add(out, "data", jsonp_copy(row.data));
 
     response = json_object_new_object();
@@ -1024,8 +1184,12 @@ out:
     if (locked)
         store_rollback(st);
     if (eff != NULL)
-        for (i = 0; i < ar->n; i++)
+        for (i = 0; i < ar->n; i++) {
             action_effect_clear(&eff[i]);
+            json_object_put(entries[i].touches);
+        }
+    json_object_put(touches);
+    free(merged_over);
     free(eff);
     free(entries);
     json_object_put(results);
@@ -1265,6 +1429,24 @@ builtin_request(struct action_request *ar, enum via via, json_object *data)
     ar->items[0].data = json_object_get(data);
 }
 
+/* PATCH has no envelope: ?on_conflict=merge asks for merging (issue 6). */
+static enum ad_code
+patch_merge_option(struct call *c, int *merge)
+{
+    const char *v;
+    size_t n;
+
+    *merge = 0;
+    if (!req_query_param(c->req, "on_conflict", &v, &n))
+        return AD_OK;
+    if (n == 5 && strncmp(v, "merge", 5) == 0)
+        *merge = 1;
+    else if (n != 6 || strncmp(v, "reject", 6) != 0)
+        return ad_fail(&c->err, AD_BAD_REQUEST, NULL,
+                       "query parameter on_conflict must be reject or merge");
+    return AD_OK;
+}
+
 /* PATCH /{type}/{id}: JSON Patch (RFC 6902 plus create) or JSON Merge Patch (RFC 7396). */
 static enum ad_code
 handle_patch(struct call *c)
@@ -1299,6 +1481,9 @@ handle_patch(struct call *c)
     if (rc != AD_OK)
         goto out;
     builtin_request(&ar, via, body);
+    rc = patch_merge_option(c, &ar.merge);
+    if (rc != AD_OK)
+        goto out;
     rc = apply_actions(c, &ar, body, via, key, NULL);
 out:
     free(key);

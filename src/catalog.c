@@ -602,6 +602,26 @@ v_precondition(struct vctx *v, json_object *obj, int dflt, int *out)
     return AD_OK;
 }
 
+/* `merge`: "always" makes a stale version merge without the client asking (issue 6);
+ * "on_request" (the default) merges only with "on_conflict": "merge". */
+static enum ad_code
+v_merge(struct vctx *v, json_object *obj, int *out)
+{
+    json_object *m;
+
+    if (v_member(v, obj, "merge", json_type_string, 0, &m) != AD_OK)
+        return AD_BAD_REQUEST;
+    *out = 0;
+    if (m == NULL || strcmp(json_object_get_string(m), "on_request") == 0)
+        return AD_OK;
+    if (strcmp(json_object_get_string(m), "always") == 0) {
+        *out = 1;
+        return AD_OK;
+    }
+    v_push(v, "merge");
+    return v_fail(v, "must be \"always\" or \"on_request\"");
+}
+
 /*
  * Checks `name` (the pointer is on it) and claims the next action slot of `t` for it:
  * edits, transitions and verbs share one namespace, and some names are the API's own.
@@ -639,7 +659,7 @@ v_new_action(struct vctx *v, struct cat_type *t, const char *name)
 static enum ad_code
 v_edit(struct vctx *v, struct cat_type *t, const char *name, json_object *decl)
 {
-    static const char *const members[] = {"description", "precondition", "target",
+    static const char *const members[] = {"description", "precondition", "merge", "target",
                                           "data",        "steps",        NULL};
     struct cat_action *a;
     json_object *desc, *target, *data, *steps;
@@ -654,6 +674,7 @@ v_edit(struct vctx *v, struct cat_type *t, const char *name, json_object *decl)
     if (v_only(v, decl, members) != AD_OK ||
         v_member(v, decl, "description", json_type_string, 0, &desc) != AD_OK ||
         v_precondition(v, decl, 1, &a->needs_precondition) != AD_OK ||
+        v_merge(v, decl, &a->always_merge) != AD_OK ||
         v_member(v, decl, "steps", json_type_array, 1, &steps) != AD_OK)
         return AD_BAD_REQUEST;
     if (json_object_object_get_ex(decl, "target", &target)) {
@@ -1158,6 +1179,12 @@ int
 cat_action_needs_precondition(const struct cat_action *a)
 {
     return a->needs_precondition;
+}
+
+int
+cat_action_always_merges(const struct cat_action *a)
+{
+    return a->always_merge;
 }
 
 int

@@ -74,6 +74,9 @@ enum cat_action_kind cat_action_kind(const struct cat_action *a);
 /* 1 when applying the action needs expected_version or If-Match (SPEC 3.1). */
 int cat_action_needs_precondition(const struct cat_action *a);
 
+/* 1 when a stale version merges without the client asking ("merge": "always"). */
+int cat_action_always_merges(const struct cat_action *a);
+
 /* For a transition: 1 when allowed from `state`; the state it leads to. */
 int cat_action_allowed_from(const struct cat_action *a, const char *state);
 const char *cat_action_to_state(const struct cat_action *a);

@@ -155,40 +155,51 @@ req_content_type_is(const struct req *r, const char *type)
 }
 
 int
-req_query_int(const struct req *r, const char *name, int64_t min, int64_t max, int64_t *out,
-              struct ad_error *err)
+req_query_param(const struct req *r, const char *name, const char **value, size_t *len)
 {
     size_t n = strlen(name);
     const char *p = r->query;
 
     while (*p != '\0') {
         const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
-            const char *v = p + n + 1;
-            size_t vlen = len - n - 1;
-            int64_t acc = 0;
-            size_t i;
-            if (vlen == 0 || vlen > 18)
-                goto invalid;
-            for (i = 0; i < vlen; i++) {
-                if (!isdigit((unsigned char)v[i]))
-                    goto invalid;
-                acc = acc * 10 + (v[i] - '0');
-            }
-            if (acc < min || acc > max)
-                goto invalid;
-            *out = acc;
+        size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+        if (plen > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            *value = p + n + 1;
+            *len = plen - n - 1;
             return 1;
         }
-        p += len;
+        p += plen;
         if (*p == '&')
             p++;
     }
     return 0;
+}
+
+int
+req_query_int(const struct req *r, const char *name, int64_t min, int64_t max, int64_t *out,
+              struct ad_error *err)
+{
+    const char *v;
+    size_t vlen, i;
+    int64_t acc = 0;
+
+    if (!req_query_param(r, name, &v, &vlen))
+        return 0;
+    if (vlen == 0 || vlen > 18)
+        goto invalid;
+    for (i = 0; i < vlen; i++) {
+        if (!isdigit((unsigned char)v[i]))
+            goto invalid;
+        acc = acc * 10 + (v[i] - '0');
+    }
+    if (acc < min || acc > max)
+        goto invalid;
+    *out = acc;
+    return 1;
 invalid:
-    ad_fail(err, AD_BAD_REQUEST, NULL, "query parameter %s must be an integer from %lld to %lld",
-            name, (long long)min, (long long)max);
+    ad_fail(err, AD_BAD_REQUEST, NULL,
+            "query parameter %s must be an integer from %lld to %lld", name, (long long)min,
+            (long long)max);
     ad_error_put(err, "parameter", json_object_new_string(name));
     return -1;
 }

@@ -72,6 +72,12 @@ int req_query_int(const struct req *r, const char *name, int64_t min, int64_t ma
                   struct ad_error *err);
 
 /*
+ * Finds query parameter `name`: returns 1 and points *value at its (undecoded) text,
+ * *len bytes long, or returns 0 when absent.
+ */
+int req_query_param(const struct req *r, const char *name, const char **value, size_t *len);
+
+/*
  * Parses an entity-tag list (If-Match / If-None-Match, RFC 9110 section 8.8.3).
  * Returns 1 when `header` is "*", else whether it lists the tag "<version>":
  * with `weak` the W/ prefix is ignored (weak comparison), without it a weak tag never

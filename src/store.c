@@ -80,7 +80,7 @@ static const struct {
                          " ORDER BY id LIMIT $3"},
     [ST_LOG] = {"log", "SELECT version, action, target, data, actor,"
                        " to_json(applied_at) #>> '{}', idempotency_key, forward, inverse,"
-                       " state, reverts"
+                       " state, reverts, touches, based_on, to_json(merged_over)"
                        " FROM action_log WHERE resource_id = $1 AND version > $2"
                        " ORDER BY version LIMIT $3"},
     /* now() is the transaction's start time, which every row the transaction appends
@@ -96,10 +96,12 @@ static const struct {
                              " WHERE id = $1"},
     [ST_APPEND] = {"append", "INSERT INTO action_log (resource_id, version, action, target, data,"
                              " actor, idempotency_key, fingerprint, response, forward, inverse,"
-                             " state, stack_prev, unit_first, reverts)"
+                             " state, stack_prev, unit_first, reverts, touches, based_on,"
+                             " merged_over)"
                              " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9::json,"
                              " $10::jsonb, $11::jsonb, $12, nullif($13::bigint, 0),"
-                             " nullif($14::bigint, 0), nullif($15::bigint, 0))"},
+                             " nullif($14::bigint, 0), nullif($15::bigint, 0), $16::jsonb,"
+                             " nullif($17::bigint, 0), $18::bigint[])"},
     /* One statement is one transaction: the resource and its first log entry exist
      * together or not at all, in a single round trip. */
     [ST_CREATE] = {"create", "WITH r AS (INSERT INTO resources (type, version, data, state, owner)"
@@ -111,7 +113,7 @@ static const struct {
                              " SELECT " ROW_COLS " FROM r"},
     [ST_ENTRIES] = {"entries", "SELECT version, action, actor, forward, inverse, state,"
                                " coalesce(stack_prev, 0), coalesce(unit_first, version),"
-                               " coalesce(reverts, 0), to_json(applied_at) #>> '{}'"
+                               " coalesce(reverts, 0), to_json(applied_at) #>> '{}', touches"
                                " FROM action_log"
                                " WHERE resource_id = $1 AND version BETWEEN $2 AND $3"
                                " ORDER BY version"},
@@ -526,6 +528,21 @@ opt_json_param(struct params *p, json_object *v)
     return v == NULL ? NULL : json_param(p, v);
 }
 
+/* A bigint[] literal "{1,2,3}" for `n` values. */
+static const char *
+array_param(struct params *p, const int64_t *v, size_t n)
+{
+    struct sbuf b;
+    size_t i;
+
+    sbuf_init(&b);
+    sbuf_adds(&b, "{");
+    for (i = 0; i < n; i++)
+        sbuf_addf(&b, "%s%lld", i ? "," : "", (long long)v[i]);
+    sbuf_adds(&b, "}");
+    return keep(p, b.data);
+}
+
 static void
 params_free(struct params *p)
 {
@@ -886,6 +903,14 @@ store_log(struct store *s, int64_t id, int64_t since, int limit, json_object **e
             PQgetisnull(res, i, 9) ? NULL : json_object_new_string(PQgetvalue(res, i, 9)));
         json_object_object_add(
             e, "reverts", PQgetisnull(res, i, 10) ? NULL : json_object_new_int64(col_i64(res, i, 10)));
+        if ((rc = col_json(res, i, 11, &v, err)) != AD_OK)
+            goto cleanup;
+        json_object_object_add(e, "touches", v);
+        json_object_object_add(
+            e, "based_on", PQgetisnull(res, i, 12) ? NULL : json_object_new_int64(col_i64(res, i, 12)));
+        if ((rc = col_json(res, i, 13, &v, err)) != AD_OK)
+            goto cleanup;
+        json_object_object_add(e, "merged_over", v);
     }
     *entries = list;
     list = NULL;
@@ -1012,8 +1037,10 @@ store_entries(struct store *s, int64_t id, int64_t from, int64_t to, struct stor
         e->unit_first = col_i64(res, i, 7);
         e->reverts = col_i64(res, i, 8);
         e->applied_at = col_str(res, i, 9);
+        e->has_touches = !PQgetisnull(res, i, 10);
         if ((rc = col_json(res, i, 3, &e->forward, err)) != AD_OK ||
-            (rc = col_json(res, i, 4, &e->inverse, err)) != AD_OK)
+            (rc = col_json(res, i, 4, &e->inverse, err)) != AD_OK ||
+            (e->has_touches && (rc = col_json(res, i, 10, &e->touches, err)) != AD_OK))
             goto cleanup;
     }
     *out = list;
@@ -1044,6 +1071,7 @@ store_logent_free(struct store_logent *list, size_t n)
         free(list[i].actor);
         free(list[i].state);
         free(list[i].applied_at);
+        json_object_put(list[i].touches);
         json_object_put(list[i].forward);
         json_object_put(list[i].inverse);
     }
@@ -1082,7 +1110,7 @@ enum ad_code
 store_commit(struct store *s, const struct store_row *row, const struct store_entry *entries,
              size_t n, const char *actor, const struct store_idem *idem, struct ad_error *err)
 {
-    enum { UPDATE_PARAMS = 7, APPEND_PARAMS = 15 };
+    enum { UPDATE_PARAMS = 7, APPEND_PARAMS = 18 };
     struct params own = {0};
     const char **vals = NULL;
     struct call *calls = NULL;
@@ -1132,6 +1160,9 @@ store_commit(struct store *s, const struct store_row *row, const struct store_en
         v[12] = int_param(&own, e->stack_prev);
         v[13] = int_param(&own, e->unit_first);
         v[14] = int_param(&own, e->reverts);
+        v[15] = opt_json_param(&own, e->touches);
+        v[16] = int_param(&own, e->based_on);
+        v[17] = e->merged_over ? array_param(&own, e->merged_over, e->n_merged_over) : NULL;
         calls[1 + i] = (struct call){CALL_EXEC, ST_APPEND, APPEND_PARAMS, v, PGRES_COMMAND_OK};
     }
     calls[n + 1] = (struct call){CALL_EXEC, ST_COMMIT, 0, NULL, PGRES_COMMAND_OK};

@@ -46,6 +46,10 @@ struct store_entry {
     int64_t stack_prev;   /* the entry below this one on its undo/redo stack; 0: none */
     int64_t unit_first;   /* the first version of the unit this entry closes; 0: itself */
     int64_t reverts;      /* for undo/redo: the version reverted; 0: none */
+    json_object *touches; /* what the entry touched (touch.h), or NULL */
+    int64_t based_on;     /* a merged entry: the version its client had seen; 0: none */
+    const int64_t *merged_over; /* a merged entry: the versions it was merged over */
+    size_t n_merged_over;
 };
 
 /* A log entry as undo and redo read it back. Owned; release with store_logent_free. */
@@ -60,6 +64,8 @@ struct store_logent {
     int64_t unit_first; /* equals version for an entry that is a unit by itself */
     int64_t reverts;
     char *applied_at;
+    json_object *touches; /* NULL when the entry recorded none */
+    int has_touches;
 };
 
 void store_logent_free(struct store_logent *list, size_t n);

@@ -1,0 +1,165 @@
+/*
+ * test_touch.c: semantic touch sets of catalog actions (keyed, not positional) and the
+ * overlap rule of docs/merge.md, against the shipped catalog.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "action.h"
+#include "catalog.h"
+#include "jsonp.h"
+#include "touch.h"
+
+static struct catalog *cat;
+static const struct cat_type *clips;
+
+static void
+setup(void)
+{
+    struct ad_error err = {0};
+
+    cat = catalog_load(TEST_SRCDIR "/catalog/default.json", &err);
+    cr_assert_not_null(cat, "%s", err.detail);
+    clips = catalog_type(cat, "clips");
+}
+
+static void
+teardown(void)
+{
+    catalog_free(cat);
+}
+
+static json_object *
+J(const char *text)
+{
+    json_object *v = NULL;
+    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &v, NULL), AD_OK, "%s", text);
+    return v;
+}
+
+/* The touches of an envelope given as JSON text, with `result` as the effect's result. */
+static json_object *
+touches_of(const char *envelope, const char *result)
+{
+    json_object *body = J(envelope), *t;
+    struct action_request ar = {0};
+    struct action_effect eff = {0};
+
+    cr_assert_eq(action_parse(body, &ar, NULL), AD_OK);
+    eff.result = result ? J(result) : NULL;
+    t = touch_action(clips, &ar.items[0], &eff);
+    action_effect_clear(&eff);
+    action_request_free(&ar);
+    json_object_put(body);
+    return t;
+}
+
+static int
+overlap(const char *a, const char *b)
+{
+    json_object *ta = touches_of(a, NULL), *tb = touches_of(b, NULL);
+    int r = touch_overlap(ta, tb);
+    json_object_put(ta);
+    json_object_put(tb);
+    return r;
+}
+
+#define UPD(frame, member)                                                                    \
+    "{\"action\":\"update_crop_keyframe\",\"target\":{\"frame\":" #frame "},\"data\":{\"" member \
+    "\":1}}"
+#define ADD(frame)                                                                            \
+    "{\"action\":\"add_crop_keyframe\",\"data\":{\"frame\":" #frame                            \
+    ",\"x\":1,\"y\":1,\"width\":1,\"height\":1}}"
+
+TestSuite(touch, .init = setup, .fini = teardown);
+
+Test(touch, keyed_paths_name_the_element_not_its_position)
+{
+    json_object *t = touches_of(UPD(100, "x"), NULL);
+
+    cr_assert_str_eq(jsonp_str(t), "[{\"op\":\"w\",\"path\":[\"crop_keyframes\",{\"key\":"
+                                   "\"frame\",\"value\":100},\"x\"]}]");
+    json_object_put(t);
+}
+
+Test(touch, different_keyframes_and_fields_are_disjoint)
+{
+    cr_assert_not(overlap(UPD(100, "x"), UPD(200, "x")));
+    cr_assert_not(overlap(UPD(100, "x"), UPD(100, "y")));
+    cr_assert_not(overlap(UPD(100, "x"), ADD(200)));
+    cr_assert_not(overlap(ADD(100), ADD(200)));
+}
+
+Test(touch, same_field_same_element_and_membership_overlap)
+{
+    cr_assert(overlap(UPD(100, "x"), UPD(100, "x")));
+    cr_assert(overlap(ADD(100), ADD(100)));
+    cr_assert(overlap(UPD(100, "x"), "{\"action\":\"delete_crop_keyframe\",\"target\":"
+                                     "{\"frame\":100}}"));
+    cr_assert(overlap("{\"action\":\"move_crop_keyframe\",\"target\":{\"frame\":100},"
+                      "\"data\":{\"new_frame\":300}}",
+                      ADD(300)));
+}
+
+Test(touch, set_additions_commute)
+{
+    const char *tag1 = "{\"action\":\"add_tag\",\"target\":{\"annotation_id\":1},"
+                       "\"data\":{\"tag\":\"goal\"}}";
+    const char *tag2 = "{\"action\":\"add_tag\",\"target\":{\"annotation_id\":1},"
+                       "\"data\":{\"tag\":\"save\"}}";
+
+    cr_assert_not(overlap(tag1, tag2));
+    cr_assert_not(overlap(tag1, tag1));
+    cr_assert(overlap(tag1, "{\"action\":\"update_annotation\",\"target\":"
+                            "{\"annotation_id\":1},\"data\":{\"tags\":[]}}"));
+}
+
+Test(touch, generated_ids_are_their_own_element)
+{
+    json_object *a = touches_of("{\"action\":\"create_annotation\",\"data\":{\"start_time\":1,"
+                                "\"end_time\":2,\"name\":\"a\"}}",
+                                "{\"annotation_id\":4}");
+    json_object *b = touches_of("{\"action\":\"create_annotation\",\"data\":{\"start_time\":1,"
+                                "\"end_time\":2,\"name\":\"b\"}}",
+                                "{\"annotation_id\":5}");
+
+    cr_assert_not(touch_overlap(a, b));
+    json_object_put(a);
+    json_object_put(b);
+}
+
+Test(touch, patches_widen_positions_to_the_array)
+{
+    json_object *p1 = J("[{\"op\":\"replace\",\"path\":\"/crop_keyframes/0/x\",\"value\":1}]");
+    json_object *p2 = J("[{\"op\":\"replace\",\"path\":\"/trim_range\",\"value\":1}]");
+    json_object *p3 = J("[{\"op\":\"test\",\"path\":\"/trim_range\",\"value\":1}]");
+    json_object *t1 = touch_patch(p1), *t2 = touch_patch(p2), *t3 = touch_patch(p3);
+    json_object *kf = touches_of(UPD(100, "x"), NULL);
+
+    cr_assert(touch_overlap(t1, kf), "a position touches the whole array");
+    cr_assert_not(touch_overlap(t2, kf));
+    cr_assert(touch_overlap(t3, t2), "a read of a written value overlaps");
+    cr_assert_not(touch_overlap(t3, t3), "reads do not overlap reads");
+    cr_assert(touch_overlap(t1, NULL), "an entry without touches overlaps everything");
+    json_object_put(p1);
+    json_object_put(p2);
+    json_object_put(p3);
+    json_object_put(t1);
+    json_object_put(t2);
+    json_object_put(t3);
+    json_object_put(kf);
+}
+
+Test(touch, state_changes_overlap_each_other_only)
+{
+    json_object *s1 = json_object_new_array(), *s2 = json_object_new_array();
+    json_object *kf = touches_of(UPD(100, "x"), NULL);
+
+    touch_add_state(s1);
+    touch_add_state(s2);
+    cr_assert(touch_overlap(s1, s2));
+    cr_assert_not(touch_overlap(s1, kf));
+    json_object_put(s1);
+    json_object_put(s2);
+    json_object_put(kf);
+}
