@@ -11,9 +11,9 @@
 #   STATE/log/actiond.log    the workers' stdout and stderr
 #   STATE/nginx/             nginx.conf, nginx.pid, error.log, access.log, tmp/
 #
-# Functions report a failure on stderr and return non-zero; they never exit, so
-# deploy/check can carry on and summarise. Callers that want to stop at the first
-# failure use `set -e` or `|| exit 1`.
+# Functions report a failure on stderr and return non-zero; they never exit (ad_die is
+# for the scripts themselves), so deploy/check can carry on and summarise. Callers
+# that want to stop at the first failure use `set -e` or `|| exit 1`.
 #
 # Knobs (environment):
 #   AD_WORKER_WRAPPER  bash array: command prefix for the worker (valgrind ...)
@@ -57,7 +57,7 @@ ad_ensure_packages() {
     command -v dpkg-query >/dev/null 2>&1 ||
         { ad_err "dpkg-query not found: deploy/ expects Debian 12"; return 1; }
     for p in $AD_PACKAGES; do
-        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+        [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
             missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -102,7 +102,8 @@ ad_build() {
     fi
     mkdir -p "$build" || return 1
     stamp="${CC:-} ${CFLAGS:-} $*"
-    if [ ! -f "$build/Makefile" ] || [ "$(cat "$build/.actiond-configure" 2>/dev/null)" != "$stamp" ]; then
+    if [ ! -f "$build/Makefile" ] ||
+        [ "$(cat "$build/.actiond-configure" 2>/dev/null)" != "$stamp" ]; then
         ad_log "configure $* in $build"
         (cd "$build" && "$src/configure" "$@" >configure.out 2>&1) || {
             tail -n 30 "$build/configure.out" >&2
@@ -125,12 +126,14 @@ ad_build() {
 # ad_pid_alive PID PATTERN: PID is running (not a zombie) and its command line contains
 # PATTERN, so a pid file left over from a reboot never names someone else's process.
 ad_pid_alive() {
-    local pid=$1 pattern=$2 state
+    local pid=$1 pattern=$2 state cmdline
     case $pid in '' | *[!0-9]*) return 1 ;; esac
     [ -r "/proc/$pid/stat" ] || return 1
-    state=$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
-    [ "$state" != Z ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern"
+    state=$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null)
+    case $state in Z* | '') return 1 ;; esac
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+    case $cmdline in *"$pattern"*) return 0 ;; esac
+    return 1
 }
 
 # ad_pidfile_alive FILE PATTERN: prints the pid recorded in FILE when it is alive.
@@ -179,7 +182,8 @@ ad_pg_bindir() {
     local d best=
     for d in /usr/lib/postgresql/*/bin; do
         [ -x "$d/initdb" ] || continue
-        if [ -z "$best" ] || [ "$(printf '%s\n%s\n' "$best" "$d" | sort -V | tail -n1)" = "$d" ]; then
+        if [ -z "$best" ] ||
+            [ "$(printf '%s\n%s\n' "$best" "$d" | sort -V | tail -n1)" = "$d" ]; then
             best=$d
         fi
     done
@@ -241,8 +245,10 @@ ad_pg_init() {
         ad_err "initdb failed"
         return 1
     fi
-    printf "\n# actiond: port, sockets and addresses are written by deploy/lib.sh\ninclude 'actiond.conf'\n" \
-        >>"$state/pg/data/postgresql.conf"
+    {
+        printf '\n# actiond: port, sockets and addresses are written by deploy/lib.sh\n'
+        printf "include 'actiond.conf'\n"
+    } >>"$state/pg/data/postgresql.conf"
 }
 
 # ad_pg_configure STATE PORT: (re)writes STATE/pg/data/actiond.conf.
@@ -269,6 +275,7 @@ ad_pg_start() {
     bin=$(ad_pg_bindir) || return 1
     if ad_port_busy "$port"; then
         ad_err "port $port is in use by another program; set another PostgreSQL port"
+        AD_PORT_TAKEN=1
         return 1
     fi
     ad_pg_configure "$state" "$port" || return 1
@@ -374,7 +381,7 @@ ad_workers_start() {
     # makes the new session in place and $! stays the worker's own pid
     case $- in *m*) set +m; monitor=1 ;; esac
     setsid ${AD_WORKER_WRAPPER+"${AD_WORKER_WRAPPER[@]}"} "$build/actiond" \
-        --listen "$sock" --workers "$workers" \
+        --listen "$sock" --socket-mode 0660 --workers "$workers" \
         --database "$(ad_db_url "$state" "$port" actiond_app)" \
         --catalog "$src/catalog/default.json" \
         </dev/null >>"$state/log/actiond.log" 2>&1 &
@@ -383,7 +390,8 @@ ad_workers_start() {
     printf '%s\n' "$pid" >"$state/run/actiond.pid"
     i=0
     while [ ! -S "$sock" ]; do
-        if ! ad_pid_alive "$pid" "$sock"; then
+        # our own child: until it has exec'd, its command line is still this shell's
+        if ! ad_pid_alive "$pid" ""; then
             tail -n 20 "$state/log/actiond.log" >&2
             ad_err "actiond exited at start (log: $state/log/actiond.log)"
             return 1
@@ -396,12 +404,11 @@ ad_workers_start() {
         sleep 0.1
         i=$((i + 1))
     done
-    # nginx's workers (see nginx/actiond.conf.in) reach the socket through its group;
-    # nobody else can open it
+    # created 0660 (--socket-mode); nginx's workers (see nginx/actiond.conf.in) reach it
+    # through its group, and nobody else can open it
     if ad_is_root; then
         chgrp "$(ad_nginx_group)" "$sock" || return 1
     fi
-    chmod 0660 "$sock"
 }
 
 # ad_workers_stop STATE [SECONDS]: SIGTERM to the worker parent, which lets its children
@@ -481,6 +488,7 @@ ad_nginx_start() {
     fi
     if ad_port_busy "$port"; then
         ad_err "port $port is in use by another program; set another HTTP port"
+        AD_PORT_TAKEN=1
         return 1
     fi
     ad_log "starting nginx on 127.0.0.1:$port"
@@ -513,7 +521,7 @@ ad_nginx_stop() {
 # workers and nginx, each started only when it is not running already.
 ad_stack_up() {
     local build=$1 src=$2 state=$3 pgport=$4 httpport=$5 workers=$6
-    ad_check_path "$state" && ad_check_path "$src" || return 1
+    ad_check_path "$state" || return 1
     if [ ${#state} -gt 80 ]; then
         ad_err "state directory path too long for unix sockets: $state"
         return 1
@@ -525,6 +533,31 @@ ad_stack_up() {
         ad_migrate "$build" "$src" "$state" "$pgport" &&
         ad_workers_start "$build" "$src" "$state" "$pgport" "$workers" &&
         ad_nginx_start "$src" "$state" "$httpport"
+}
+
+# ad_stack_up_anywhere BUILD SRC STATE WORKERS: ad_stack_up on free loopback ports
+# picked at random (PostgreSQL from 55433 on, HTTP from 18080 on, or from
+# $ACTIOND_TEST_PG_PORT / $ACTIOND_TEST_HTTP_PORT when set). Another program can take a
+# port between the check and the bind; then the stack is stopped and started again on
+# other ports, up to 5 times.
+ad_stack_up_anywhere() {
+    local build=$1 src=$2 state=$3 workers=$4 try pgport httpport
+    for try in 1 2 3 4 5; do
+        pgport=$(ad_free_port "${ACTIOND_TEST_PG_PORT:-$((55433 + RANDOM % 2000))}") || return 1
+        httpport=$(ad_free_port "${ACTIOND_TEST_HTTP_PORT:-$((18080 + RANDOM % 2000))}") ||
+            return 1
+        AD_PORT_TAKEN=0
+        ad_stack_up "$build" "$src" "$state" "$pgport" "$httpport" "$workers" && return 0
+        if [ "$AD_PORT_TAKEN" != 1 ] && ! grep -qs 'Address already in use' \
+            "$state/pg/postgresql.log" "$state/nginx/error.log"; then
+            return 1
+        fi
+        ad_log "a port was taken meanwhile; trying other ports (attempt $((try + 1)))"
+        ad_stack_down "$state"
+        rm -f "$state/pg/postgresql.log" "$state/nginx/error.log"
+    done
+    ad_err "no free ports after 5 attempts"
+    return 1
 }
 
 # ad_stack_down STATE: stops nginx, then the workers, then PostgreSQL. Returns non-zero
@@ -540,12 +573,13 @@ ad_stack_down() {
 # ad_write_pgctl SRC STATE FILE: writes FILE, a command `FILE stop|start|status` for
 # this stack's cluster (the integration tests use it to simulate an outage).
 ad_write_pgctl() {
-    local src=$1 state=$2 file=$3 port
+    local src=$1 state=$2 file=$3 port lib
     port=$(ad_pg_port "$state")
+    lib=$(printf '%q' "$src/deploy/lib.sh")
     cat >"$file" <<EOF || return 1
 #!/bin/bash
 # generated by deploy/lib.sh: stop, start or query the test cluster in $state
-. "$src/deploy/lib.sh"
+. $lib
 AD_PG_FAST=${AD_PG_FAST:-0}
 case \${1:-} in
 stop) ad_pg_stop "$state" ;;
@@ -571,8 +605,10 @@ ad_test_env() {
     PSQL=$bin/psql
     ACTIOND_PG_CTL=$state/pgctl
     ad_write_pgctl "$src" "$state" "$ACTIOND_PG_CTL" || return 1
+    ACTIOND_BUILD_DIR=$build
+    ACTIOND_PID_FILE=$state/run/actiond.pid
     export ACTIOND_URL ACTIOND_TOKEN ACTIOND_TOKEN_BOB DATABASE_URL \
-        ACTIOND_APP_DATABASE_URL PSQL ACTIOND_PG_CTL
+        ACTIOND_APP_DATABASE_URL PSQL ACTIOND_PG_CTL ACTIOND_BUILD_DIR ACTIOND_PID_FILE
 }
 
 # ad_nginx_port STATE: the port the stack's nginx listens on.
