@@ -263,6 +263,8 @@ creation_entry(struct store_entry *entry, const char *action, json_object *data,
     json_object_object_add(op, "path", json_object_new_string(""));
     json_object_object_add(op, "value", NULL);
     json_object_array_add(entry->inverse, op);
+    entry->touches = json_object_new_array();
+    touch_add_all(entry->touches);
 }
 
 static void
@@ -270,6 +272,7 @@ creation_entry_clear(struct store_entry *entry)
 {
     json_object_put(entry->forward);
     json_object_put(entry->inverse);
+    json_object_put(entry->touches);
 }
 
 /* 201 with the new resource, Location and ETag. */
@@ -729,6 +732,43 @@ check_merge(struct call *c, int64_t base, int64_t current, json_object *ours, in
     return rc;
 }
 
+static json_object *item_touches(const struct call *c, enum via via, const struct action *a,
+                                 const struct action_effect *eff);
+
+/*
+ * A merging request whose item i failed against the current document: when an entry
+ * it missed overlaps what items 0..i touch, that is the real cause, and the answer is
+ * 409 merge-conflict (returns 1, err replaced); otherwise the failure stands (0).
+ */
+static int
+merge_explains_failure(struct call *c, enum via via, const struct action_request *ar, size_t i,
+                       const struct action_effect *eff, int64_t base, int64_t current)
+{
+    json_object *ours = json_object_new_array();
+    struct ad_error failure = c->err;
+    int64_t *over = NULL;
+    size_t j, k, n;
+    enum ad_code rc;
+
+    memset(&c->err, 0, sizeof(c->err));
+    for (j = 0; j <= i; j++) {
+        json_object *t = item_touches(c, via, &ar->items[j], &eff[j]);
+        for (k = 0; k < json_object_array_length(t); k++)
+            json_object_array_add(ours, json_object_get(json_object_array_get_idx(t, k)));
+        json_object_put(t);
+    }
+    rc = check_merge(c, base, current, ours, &over, &n);
+    json_object_put(ours);
+    free(over);
+    if (rc == AD_CONFLICT) {
+        ad_error_clear(&failure);
+        return 1;
+    }
+    ad_error_clear(&c->err);
+    c->err = failure;
+    return 0;
+}
+
 /* What an applied item touched (touch.h): semantic for catalog actions, by path for
  * patches, undo and redo, everything for a delete. A new array. */
 static json_object *
@@ -743,10 +783,7 @@ item_touches(const struct call *c, enum via via, const struct action *a,
         return touch_action(c->type, a, eff);
     case VIA_DELETE:
         t = json_object_new_array();
-        json_object_array_add(t, json_object_new_object());
-        json_object_object_add(json_object_array_get_idx(t, 0), "op", json_object_new_string("w"));
-        json_object_object_add(json_object_array_get_idx(t, 0), "path", json_object_new_array());
-        touch_add_state(t);
+        touch_add_all(t);
         return t;
     default:
         t = touch_patch(eff->forward);
@@ -1093,6 +1130,9 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
         if (ar->batch)
             snprintf(prefix, sizeof(prefix), "/actions/%zu", i);
         rc = apply_one(c, via, &ar->items[i], prefix, &row, &eff[i], hs);
+        if (rc != AD_OK && merge_base > 0 &&
+            merge_explains_failure(c, via, ar, i, eff, merge_base, base_version))
+            goto out;
         if (rc != AD_OK) {
             if (ar->batch)
                 ad_error_put(&c->err, "failed_index", json_object_new_int64((int64_t)i));

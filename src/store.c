@@ -108,8 +108,8 @@ static const struct {
                              " VALUES ($1, 1, $2::jsonb, $3, $4) RETURNING *),"
                              " l AS (INSERT INTO action_log (resource_id, version, action, target,"
                              " data, actor, forward, inverse, state, idempotency_key, fingerprint,"
-                             " response) SELECT id, 1, $5, $6::jsonb, $7::jsonb, $4, $8::jsonb,"
-                             " $9::jsonb, $3, $10, $11, $12::json FROM r)"
+                             " response, touches) SELECT id, 1, $5, $6::jsonb, $7::jsonb, $4,"
+                             " $8::jsonb, $9::jsonb, $3, $10, $11, $12::json, $13::jsonb FROM r)"
                              " SELECT " ROW_COLS " FROM r"},
     [ST_ENTRIES] = {"entries", "SELECT version, action, actor, forward, inverse, state,"
                                " coalesce(stack_prev, 0), coalesce(unit_first, version),"
@@ -702,8 +702,8 @@ store_create(struct store *s, const char *type, json_object *data, const char *s
              struct store_row *out, struct ad_error *err)
 {
     struct params own = {0};
-    const char *vals[12];
-    struct call k = {CALL_EXEC, ST_CREATE, 12, vals, PGRES_TUPLES_OK};
+    const char *vals[13];
+    struct call k = {CALL_EXEC, ST_CREATE, 13, vals, PGRES_TUPLES_OK};
     int keyed = idem != NULL && idem->key != NULL;
     PGresult *res = NULL;
     enum ad_code rc;
@@ -724,6 +724,7 @@ store_create(struct store *s, const char *type, json_object *data, const char *s
     vals[9] = keyed ? idem->key : NULL;
     vals[10] = keyed ? idem->fingerprint : NULL;
     vals[11] = keyed ? opt_json_param(&own, idem->response) : NULL;
+    vals[12] = opt_json_param(&own, entry->touches);
 
     /* Never retried: when the connection drops after the server received the insert,
      * whether it committed is unknown, and a second insert would be a second resource. */

@@ -142,6 +142,13 @@ touch_action(const struct cat_type *t, const struct action *a, const struct acti
 }
 
 void
+touch_add_all(json_object *touches)
+{
+    add_touch(touches, "w", json_object_new_array(), NULL);
+    touch_add_state(touches);
+}
+
+void
 touch_add_state(json_object *touches)
 {
     json_object *t = json_object_new_object();
@@ -184,7 +191,7 @@ json_object *
 touch_patch(json_object *patch)
 {
     json_object *touches = json_object_new_array(), *op, *name, *path, *from;
-    size_t i, n = json_object_array_length(patch);
+    size_t i, n = json_object_is_type(patch, json_type_array) ? json_object_array_length(patch) : 0;
 
     for (i = 0; i < n; i++) {
         const char *o;

@@ -30,6 +30,9 @@ json_object *touch_patch(json_object *patch);
 /* Appends the touch of a state change to `touches`. */
 void touch_add_state(json_object *touches);
 
+/* Appends touches of the whole document and the state (a creation, a delete). */
+void touch_add_all(json_object *touches);
+
 /*
  * 1 when touch sets `ours` and `theirs` overlap: two touches overlap when one path is
  * equal to, an ancestor of or a descendant of the other, unless both only read or both

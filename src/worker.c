@@ -146,11 +146,14 @@ open_listener(const struct config *cfg)
 static pid_t
 spawn(const struct config *cfg, const struct catalog *cat, int fd)
 {
-    pid_t pid = fork();
+    pid_t pid;
 
+    fflush(NULL); /* a child's exit() must not flush the parent's buffered output again */
+    pid = fork();
     if (pid == 0) {
         serve(cfg, cat, fd);
-        _exit(0);
+        /* exit(), not _exit(): LeakSanitizer checks a worker's memory at exit */
+        exit(0);
     }
     if (pid < 0)
         fprintf(stderr, "actiond: fork: %s\n", strerror(errno));
