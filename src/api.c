@@ -1019,6 +1019,34 @@ apply_one(struct call *c, enum via via, const struct action *a, const char *pref
 }
 
 /*
+ * The version a request can only succeed at, so the lock is not even waited for at
+ * another (issue 5): its expected_version, or the one strong tag of its If-Match.
+ * 0 (lock whatever the version) when it may merge or replay an earlier attempt, both
+ * of which succeed at other versions.
+ */
+static int64_t
+lock_only_version(const struct call *c, const struct action_request *ar, enum via via,
+                  const char *key)
+{
+    size_t i;
+
+    if (key != NULL || ar->merge)
+        return 0;
+    if (builtin_name(via) == NULL) {
+        int always = 1;
+        for (i = 0; i < ar->n; i++) {
+            const struct cat_action *act = cat_type_action(c->type, ar->items[i].name);
+            always &= act != NULL && cat_action_always_merges(act);
+        }
+        if (always)
+            return 0;
+    }
+    if (ar->has_expected_version)
+        return ar->expected_version;
+    return c->req->if_match != NULL ? if_match_version(c->req->if_match) : 0;
+}
+
+/*
  * Threads the new entries onto the undo and redo stacks (sql/002_history.sql): an
  * ordinary change (or batch, as one unit) goes on the undo stack and clears the redo
  * stack; an undo goes on the redo stack and a redo on the undo stack, each popping the
@@ -1081,12 +1109,23 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
     size_t i;
     enum ad_code rc;
 
-    rc = store_lock(st, cat_type_name(c->type), c->id, &row, &txn_time, &c->err);
+    rc = store_lock(st, cat_type_name(c->type), c->id, lock_only_version(c, ar, via, key), &row,
+                    &txn_time, &c->err);
+    locked_state = row.state; /* row.state may come to point into eff; this is freed */
+    c->state = row.state;
+    if (rc == AD_CONFLICT && row.id != 0) {
+        /* stale before the lock: the same answer as under it, without the wait */
+        ad_error_clear(&c->err);
+        if (row.deleted)
+            rc = ad_fail(&c->err, AD_GONE, NULL, "%s %lld was deleted", cat_type_name(c->type),
+                         (long long)c->id);
+        else if ((rc = check_names(c, ar, via, row.state, &needs, &always_merge)) == AD_OK)
+            rc = check_preconditions(c, ar, needs, 0, row.version, &merge_base);
+        goto out;
+    }
     if (rc != AD_OK)
         goto out;
     locked = 1;
-    locked_state = row.state; /* row.state may come to point into eff; this is freed */
-    c->state = row.state;
     if (row.deleted) {
         rc = ad_fail(&c->err, AD_GONE, NULL, "%s %lld was deleted", cat_type_name(c->type),
                      (long long)c->id);

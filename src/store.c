@@ -85,8 +85,12 @@ static const struct {
                        " ORDER BY version LIMIT $3"},
     /* now() is the transaction's start time, which every row the transaction appends
      * gets as applied_at: the caller can answer with it before committing. */
+    /* With $3, a row at another version is not locked at all: PostgreSQL checks the
+     * condition before taking the lock and again once a holder commits, so a stale
+     * request never queues behind the lock it would only be refused after. */
     [ST_LOCK] = {"lock", "SELECT " ROW_COLS ", to_json(now()) #>> '{}' FROM resources"
-                         " WHERE id = $1 AND type = $2 FOR UPDATE"},
+                         " WHERE id = $1 AND type = $2 AND ($3::bigint IS NULL OR version = $3)"
+                         " FOR UPDATE"},
     [ST_FIND_KEY] = {"find_key", "SELECT resource_id, version, fingerprint, response"
                                  " FROM action_log WHERE actor = $1 AND idempotency_key = $2"},
     [ST_UPDATE] = {"update", "UPDATE resources SET version = $2, data = $3::jsonb, state = $4,"
@@ -924,14 +928,14 @@ cleanup:
 }
 
 enum ad_code
-store_lock(struct store *s, const char *type, int64_t id, struct store_row *out, char **txn_time,
-           struct ad_error *err)
+store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
+           struct store_row *out, char **txn_time, struct ad_error *err)
 {
     struct params own = {0};
-    const char *vals[2];
+    const char *vals[3];
     struct call calls[2] = {
         {CALL_EXEC, ST_BEGIN, 0, NULL, PGRES_COMMAND_OK},
-        {CALL_EXEC, ST_LOCK, 2, vals, PGRES_TUPLES_OK},
+        {CALL_EXEC, ST_LOCK, 3, vals, PGRES_TUPLES_OK},
     };
     PGresult *res[2] = {NULL, NULL};
     size_t bad;
@@ -944,6 +948,7 @@ store_lock(struct store *s, const char *type, int64_t id, struct store_row *out,
         return rc;
     vals[0] = int_param(&own, id);
     vals[1] = type;
+    vals[2] = only_version > 0 ? int_param(&own, only_version) : NULL;
 
     /* BEGIN and the locking read in one round trip. */
     bad = run(s, calls, 2, res, 1);
@@ -952,8 +957,19 @@ store_lock(struct store *s, const char *type, int64_t id, struct store_row *out,
         goto cleanup;
     }
     if (PQntuples(res[1]) == 0) {
-        rc = not_found(err, type, id);
-        goto cleanup;
+        store_rollback(s);
+        if (only_version == 0) {
+            rc = not_found(err, type, id);
+            goto cleanup;
+        }
+        /* absent, or at another version: an unlocked read tells which */
+        rc = store_get(s, type, id, out, err);
+        if (rc == AD_OK) {
+            rc = ad_fail(err, AD_CONFLICT, NULL, "%s %lld is not at version %lld", type,
+                         (long long)id, (long long)only_version);
+            ad_error_slug(err, "stale-version");
+        }
+        goto done;
     }
     rc = read_row(res[1], 0, out, err);
     if (rc == AD_OK)
@@ -964,6 +980,7 @@ cleanup:
         store_rollback(s);
         store_row_clear(out);
     }
+done:
     clear_results(res, 2);
     params_free(&own);
     return rc;

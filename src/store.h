@@ -153,11 +153,13 @@ enum ad_code store_log(struct store *s, int64_t id, int64_t since, int limit,
  * and *txn_time (the transaction's timestamp, RFC 3339, malloc'd: every entry the
  * transaction appends has it as applied_at). AD_NOT_FOUND (transaction ended) when
  * there is no such resource of `type`. The caller ends the transaction with
- * store_commit or store_rollback; in between, only store_find_key may be called (any
- * other function first rolls back a transaction it finds open).
+ * store_commit or store_rollback.
+ * With `only_version` > 0, a resource at another version is neither locked nor waited
+ * for: AD_CONFLICT (slug "stale-version", transaction ended) with *out filled from an
+ * unlocked read, so the caller can tell the client what the version is now.
  */
-enum ad_code store_lock(struct store *s, const char *type, int64_t id, struct store_row *out,
-                        char **txn_time, struct ad_error *err);
+enum ad_code store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
+                        struct store_row *out, char **txn_time, struct ad_error *err);
 
 /*
  * Inside the transaction: the stored first response for (actor, key), if any.
