@@ -340,15 +340,62 @@ out:
     return rc;
 }
 
+/*
+ * Creates a resource of the call's type with `data` and its creation `entry`, and
+ * answers 201. With an Idempotency-Key, a retry of an earlier create (same route and
+ * `body`) answers that create's response instead, also when both race.
+ */
+static enum ad_code
+create_keyed(struct call *c, json_object *body, json_object *data, struct store_entry *entry)
+{
+    struct store_row row = {0};
+    struct store_idem idem = {0};
+    json_object *response = NULL;
+    char *key = NULL, *fingerprint = NULL;
+    int replayed;
+    enum ad_code rc;
+
+    rc = req_idempotency_key(c->req, ACTION_MAX_ID, &key, &c->err);
+    if (rc != AD_OK)
+        goto out;
+    if (key != NULL) {
+        fingerprint = request_fingerprint(c, body);
+        rc = replay_create(c, key, fingerprint, &replayed);
+        if (rc != AD_OK || replayed)
+            goto out;
+        response = json_object_new_object();
+        json_object_object_add(response, "status", json_object_new_int(201));
+        idem.key = key;
+        idem.fingerprint = fingerprint;
+        idem.response = response;
+    }
+    rc = store_create(c->api->store, cat_type_name(c->type), data,
+                      cat_type_initial_state(c->type), c->actor, entry, key ? &idem : NULL, &row,
+                      &c->err);
+    if (rc == AD_CONFLICT && key != NULL) {
+        /* the same key committed concurrently: answer as its retry */
+        ad_error_clear(&c->err);
+        rc = replay_create(c, key, fingerprint, &replayed);
+        if (rc == AD_OK && !replayed)
+            rc = ad_fail(&c->err, AD_CONFLICT, NULL, "this idempotency key is in use; retry");
+        goto out;
+    }
+    if (rc == AD_OK)
+        answer_created(c, &row);
+out:
+    store_row_clear(&row);
+    json_object_put(response);
+    free(fingerprint);
+    free(key);
+    return rc;
+}
+
 static enum ad_code
 handle_create(struct call *c)
 {
-    json_object *body = NULL, *data = NULL, *response = NULL;
-    struct store_row row = {0};
+    json_object *body = NULL, *data = NULL;
     struct store_entry entry = {0};
-    struct store_idem idem = {0};
-    char *key = NULL, *fingerprint = NULL;
-    int present, replayed;
+    int present;
     enum ad_code rc;
 
     rc = read_json_body(c, &body, &present);
@@ -381,42 +428,12 @@ handle_create(struct call *c)
         goto out;
     }
 
-    rc = req_idempotency_key(c->req, ACTION_MAX_ID, &key, &c->err);
-    if (rc != AD_OK)
-        goto out;
-    if (key != NULL) {
-        fingerprint = request_fingerprint(c, body);
-        rc = replay_create(c, key, fingerprint, &replayed);
-        if (rc != AD_OK || replayed)
-            goto out;
-        response = json_object_new_object();
-        json_object_object_add(response, "status", json_object_new_int(201));
-        idem.key = key;
-        idem.fingerprint = fingerprint;
-        idem.response = response;
-    }
     creation_entry(&entry, "create", data, NULL);
-    rc = store_create(c->api->store, cat_type_name(c->type), data,
-                      cat_type_initial_state(c->type), c->actor, &entry, key ? &idem : NULL,
-                      &row, &c->err);
-    if (rc == AD_CONFLICT && key != NULL) {
-        /* the same key committed concurrently: answer as its retry */
-        ad_error_clear(&c->err);
-        rc = replay_create(c, key, fingerprint, &replayed);
-        if (rc == AD_OK && !replayed)
-            rc = ad_fail(&c->err, AD_CONFLICT, NULL, "this idempotency key is in use; retry");
-        goto out;
-    }
-    if (rc == AD_OK)
-        answer_created(c, &row);
+    rc = create_keyed(c, body, data, &entry);
 out:
     creation_entry_clear(&entry);
-    store_row_clear(&row);
-    json_object_put(response);
     json_object_put(data);
     json_object_put(body);
-    free(fingerprint);
-    free(key);
     return rc;
 }
 
@@ -846,6 +863,13 @@ check_names(struct call *c, const struct action_request *ar, enum via via, const
         enum cat_action_kind kind = act ? cat_action_kind(act) : CAT_EDIT;
         if (act == NULL || kind == CAT_DUPLICATE || (via == VIA_VERB && kind == CAT_EDIT)) {
             enum ad_code rc = unknown_action(c, ar->items[i].name, via == VIA_VERB, state);
+            if (act != NULL && kind == CAT_DUPLICATE) {
+                ad_error_slug(&c->err, "verb-not-an-action");
+                snprintf(c->err.detail, sizeof(c->err.detail),
+                         "%s is a verb: POST it to its own route, %s/%s/%lld/%s",
+                         ar->items[i].name, c->req->mount, cat_type_name(c->type),
+                         (long long)c->id, ar->items[i].name);
+            }
             if (ar->batch) {
                 char prefix[48];
                 snprintf(prefix, sizeof(prefix), "/actions/%zu", i);
@@ -1398,17 +1422,39 @@ out:
     return rc;
 }
 
-/* Copies a resource: a new resource owned by the caller, logged from its own creation
- * with an entry naming the source. */
+/*
+ * Copies a resource: a new resource owned by the caller, logged from its own creation
+ * with an entry naming the source. The body is optional: an empty object.
+ */
 static enum ad_code
 duplicate(struct call *c)
 {
-    struct store_row src = {0}, row = {0};
+    struct store_row src = {0};
     struct store_entry entry = {0};
-    json_object *note = NULL;
+    json_object *body = NULL, *note = NULL;
     char *source;
+    int present;
     enum ad_code rc;
 
+    rc = read_json_body(c, &body, &present);
+    if (rc != AD_OK)
+        goto out;
+    if (present && !json_object_is_type(body, json_type_object)) {
+        rc = ad_fail(&c->err, AD_BAD_REQUEST, "", "the body of a verb must be a JSON object");
+        goto out;
+    }
+    if (present) {
+        json_object_object_foreach(body, name, val)
+        {
+            char *p = ptr_join("", name);
+            (void)val;
+            rc = ad_fail(&c->err, AD_BAD_REQUEST, p,
+                         "unknown member: duplicate takes an empty object (send an "
+                         "idempotency key as Idempotency-Key)");
+            free(p);
+            goto out;
+        }
+    }
     rc = store_get(c->api->store, cat_type_name(c->type), c->id, &src, &c->err);
     if (rc != AD_OK)
         goto out;
@@ -1423,15 +1469,12 @@ duplicate(struct call *c)
     json_object_object_add(note, "source_version", json_object_new_int64(src.version));
     free(source);
     creation_entry(&entry, "duplicate", src.data, note);
-    rc = store_create(c->api->store, cat_type_name(c->type), src.data,
-                      cat_type_initial_state(c->type), c->actor, &entry, NULL, &row, &c->err);
-    if (rc == AD_OK)
-        answer_created(c, &row);
+    rc = create_keyed(c, body, src.data, &entry);
 out:
     creation_entry_clear(&entry);
     json_object_put(note);
+    json_object_put(body);
     store_row_clear(&src);
-    store_row_clear(&row);
     return rc;
 }
 
