@@ -750,7 +750,7 @@ check_merge(struct call *c, int64_t base, int64_t current, json_object *ours, in
 }
 
 static json_object *item_touches(const struct call *c, enum via via, const struct action *a,
-                                 const struct action_effect *eff);
+                                 const struct action_effect *eff, json_object *before);
 
 /*
  * A merging request whose item i failed against the current document: when an entry
@@ -769,7 +769,7 @@ merge_explains_failure(struct call *c, enum via via, const struct action_request
 
     memset(&c->err, 0, sizeof(c->err));
     for (j = 0; j <= i; j++) {
-        json_object *t = item_touches(c, via, &ar->items[j], &eff[j]);
+        json_object *t = item_touches(c, via, &ar->items[j], &eff[j], NULL);
         for (k = 0; k < json_object_array_length(t); k++)
             json_object_array_add(ours, json_object_get(json_object_array_get_idx(t, k)));
         json_object_put(t);
@@ -787,10 +787,11 @@ merge_explains_failure(struct call *c, enum via via, const struct action_request
 }
 
 /* What an applied item touched (touch.h): semantic for catalog actions, by path for
- * patches, undo and redo, everything for a delete. A new array. */
+ * patches, undo and redo (`before` is the document they applied to, or NULL),
+ * everything for a delete. A new array. */
 static json_object *
 item_touches(const struct call *c, enum via via, const struct action *a,
-             const struct action_effect *eff)
+             const struct action_effect *eff, json_object *before)
 {
     json_object *t;
 
@@ -803,7 +804,7 @@ item_touches(const struct call *c, enum via via, const struct action *a,
         touch_add_all(t);
         return t;
     default:
-        t = touch_patch(eff->forward);
+        t = touch_patch(eff->forward, before);
         if (eff->new_state != NULL)
             touch_add_state(t);
         return t;
@@ -1010,10 +1011,13 @@ apply_one(struct call *c, enum via via, const struct action *a, const char *pref
 
     switch (via) {
     case VIA_JSON_PATCH:
-        eff->forward = json_object_get(a->data);
-        return patch_apply(&row->data, a->data, &eff->inverse, &c->err);
     case VIA_MERGE_PATCH:
-        rc = patch_merge(&row->data, a->data, &eff->forward, &eff->inverse, &c->err);
+        if (via == VIA_JSON_PATCH) {
+            eff->forward = json_object_get(a->data);
+            rc = patch_apply(&row->data, a->data, &eff->inverse, &c->err);
+        } else {
+            rc = patch_merge(&row->data, a->data, &eff->forward, &eff->inverse, &c->err);
+        }
         if (rc == AD_OK && !cat_type_any_document(c->type) &&
             !json_object_is_type(row->data, json_type_object)) {
             /* Undo in place: the caller restores nothing after a failure. */
@@ -1127,7 +1131,7 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
     char *txn_time = NULL, *fingerprint = NULL, *location = NULL, *locked_state = NULL;
     int64_t first_version, merge_base = 0, base_version, *merged_over = NULL;
     size_t n_merged = 0;
-    json_object *touches = NULL;
+    json_object *touches = NULL, *before = NULL;
     int always_merge;
     int locked = 0, needs, found, no_body = via == VIA_VERB || via == VIA_DELETE;
     size_t i;
@@ -1192,6 +1196,10 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
         json_object *one;
         if (ar->batch)
             snprintf(prefix, sizeof(prefix), "/actions/%zu", i);
+        /* patches address arrays by position: their touches need the document before */
+        before = via == VIA_ACTIONS || via == VIA_VERB || via == VIA_DELETE
+                     ? NULL
+                     : jsonp_copy(row.data);
         rc = apply_one(c, via, &ar->items[i], prefix, &row, &eff[i], hs);
         if (rc != AD_OK && merge_base > 0 &&
             merge_explains_failure(c, via, ar, i, eff, merge_base, base_version))
@@ -1207,7 +1215,9 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
         entries[i].forward = eff[i].forward;
         entries[i].inverse = eff[i].inverse;
         entries[i].state = row.state;
-        entries[i].touches = item_touches(c, via, &ar->items[i], &eff[i]);
+        entries[i].touches = item_touches(c, via, &ar->items[i], &eff[i], before);
+        json_object_put(before);
+        before = NULL;
         json_object_array_add(touches, json_object_get(entries[i].touches));
         one = json_object_new_object();
         json_object_object_add(one, "action", json_object_new_string(ar->items[i].name));
@@ -1292,6 +1302,7 @@ out:
             json_object_put(entries[i].touches);
         }
     json_object_put(touches);
+    json_object_put(before);
     free(merged_over);
     free(eff);
     free(entries);

@@ -33,14 +33,18 @@ add_touch(json_object *touches, const char *op, json_object *path, json_object *
     json_object_array_add(touches, t);
 }
 
-/* The tokens of a path template with its selectors resolved from `target`. */
+/* The tokens of a path template with its selectors resolved from `target`. A literal
+ * array position in the template stands for its whole array, as in a JSON Patch. */
 static json_object *
 resolve(const struct cat_path *p, size_t nseg, json_object *target)
 {
     json_object *tokens = json_object_new_array(), *v = NULL;
-    size_t i;
+    size_t i, idx;
 
     for (i = 0; i < nseg; i++) {
+        if (!p->seg[i].selector &&
+            (strcmp(p->seg[i].name, "-") == 0 || ptr_index(p->seg[i].name, &idx)))
+            break;
         if (p->seg[i].selector) {
             json_object_object_get_ex(target, p->seg[i].name, &v);
             json_object_array_add(tokens, keyed(p->seg[i].name, v));
@@ -158,37 +162,47 @@ touch_add_state(json_object *touches)
     json_object_array_add(touches, t);
 }
 
-/* The tokens of `pointer` up to its first array position; NULL when unreadable. */
+/*
+ * The tokens of `pointer` up to its first array position, NULL when unreadable. Where
+ * `doc` (the document the patch applies to) says what a container is, only an array
+ * cuts; past what `doc` holds, any index-like token cuts, to be safe.
+ */
 static json_object *
-cut_pointer(const char *pointer)
+cut_pointer(const char *pointer, json_object *doc)
 {
     struct ptr p = {0};
-    json_object *tokens;
+    json_object *tokens, *at = doc, *next;
+    int known = doc != NULL;
     size_t i, idx;
 
     if (ptr_parse(pointer, &p, NULL) != AD_OK)
         return NULL;
     tokens = json_object_new_array();
     for (i = 0; i < p.n; i++) {
-        if (strcmp(p.tok[i], "-") == 0 || ptr_index(p.tok[i], &idx))
+        int index_like = strcmp(p.tok[i], "-") == 0 || ptr_index(p.tok[i], &idx);
+        if (known ? json_object_is_type(at, json_type_array) : index_like)
             break;
         json_object_array_add(tokens, json_object_new_string(p.tok[i]));
+        known = known && json_object_is_type(at, json_type_object) &&
+                json_object_object_get_ex(at, p.tok[i], &next);
+        if (known)
+            at = next;
     }
     ptr_free(&p);
     return tokens;
 }
 
 static void
-patch_touch(json_object *touches, const char *op, json_object *pointer)
+patch_touch(json_object *touches, const char *op, json_object *pointer, json_object *doc)
 {
-    json_object *tokens = cut_pointer(json_object_get_string(pointer));
+    json_object *tokens = cut_pointer(json_object_get_string(pointer), doc);
 
     /* an unreadable path cannot be shown disjoint from anything: touch everything */
     add_touch(touches, op, tokens ? tokens : json_object_new_array(), NULL);
 }
 
 json_object *
-touch_patch(json_object *patch)
+touch_patch(json_object *patch, json_object *doc)
 {
     json_object *touches = json_object_new_array(), *op, *name, *path, *from;
     size_t i, n = json_object_is_type(patch, json_type_array) ? json_object_array_length(patch) : 0;
@@ -200,9 +214,9 @@ touch_patch(json_object *patch)
             continue;
         o = json_object_get_string(name);
         if (json_object_object_get_ex(op, "path", &path))
-            patch_touch(touches, strcmp(o, "test") == 0 ? "r" : "w", path);
+            patch_touch(touches, strcmp(o, "test") == 0 ? "r" : "w", path, doc);
         if (json_object_object_get_ex(op, "from", &from))
-            patch_touch(touches, strcmp(o, "move") == 0 ? "w" : "r", from);
+            patch_touch(touches, strcmp(o, "move") == 0 ? "w" : "r", from, doc);
     }
     return touches;
 }

@@ -21,11 +21,13 @@ json_object *touch_action(const struct cat_type *t, const struct action *a,
                           const struct action_effect *eff);
 
 /*
- * The touches of a JSON Patch: each op writes its path (a `test` reads it; `copy` reads
- * its from, `move` writes it). A position into an array stands for the whole array, so
- * a path is cut at its first index token. A new array the caller releases.
+ * The touches of a JSON Patch applied to `doc` (the document before it; may be NULL):
+ * each op writes its path (a `test` reads it; `copy` reads its from, `move` writes it).
+ * A position into an array stands for the whole array, so a path is cut where it
+ * enters an array in `doc`, and, past what `doc` holds, at any index-like token.
+ * A new array the caller releases.
  */
-json_object *touch_patch(json_object *patch);
+json_object *touch_patch(json_object *patch, json_object *doc);
 
 /* Appends the touch of a state change to `touches`. */
 void touch_add_state(json_object *touches);

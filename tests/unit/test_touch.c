@@ -133,7 +133,8 @@ Test(touch, patches_widen_positions_to_the_array)
     json_object *p1 = J("[{\"op\":\"replace\",\"path\":\"/crop_keyframes/0/x\",\"value\":1}]");
     json_object *p2 = J("[{\"op\":\"replace\",\"path\":\"/trim_range\",\"value\":1}]");
     json_object *p3 = J("[{\"op\":\"test\",\"path\":\"/trim_range\",\"value\":1}]");
-    json_object *t1 = touch_patch(p1), *t2 = touch_patch(p2), *t3 = touch_patch(p3);
+    json_object *t1 = touch_patch(p1, NULL), *t2 = touch_patch(p2, NULL),
+                *t3 = touch_patch(p3, NULL);
     json_object *kf = touches_of(UPD(100, "x"), NULL);
 
     cr_assert(touch_overlap(t1, kf), "a position touches the whole array");
@@ -148,6 +149,30 @@ Test(touch, patches_widen_positions_to_the_array)
     json_object_put(t2);
     json_object_put(t3);
     json_object_put(kf);
+}
+
+Test(touch, only_arrays_in_the_document_cut_a_path)
+{
+    json_object *doc = J("{\"m\":{\"3\":0,\"4\":0},\"a\":[1,2]}");
+    json_object *p3 = J("[{\"op\":\"replace\",\"path\":\"/m/3\",\"value\":1}]");
+    json_object *p4 = J("[{\"op\":\"replace\",\"path\":\"/m/4\",\"value\":1}]");
+    json_object *pa = J("[{\"op\":\"replace\",\"path\":\"/a/1\",\"value\":1}]");
+    json_object *pb = J("[{\"op\":\"add\",\"path\":\"/a/0\",\"value\":1}]");
+    json_object *t3 = touch_patch(p3, doc), *t4 = touch_patch(p4, doc);
+    json_object *ta = touch_patch(pa, doc), *tb = touch_patch(pb, doc);
+
+    cr_assert_not(touch_overlap(t3, t4), "members named by digits are not positions");
+    cr_assert(touch_overlap(ta, tb), "positions in an array stand for the array");
+    cr_assert_str_eq(jsonp_str(ta), "[{\"op\":\"w\",\"path\":[\"a\"]}]");
+    json_object_put(doc);
+    json_object_put(p3);
+    json_object_put(p4);
+    json_object_put(pa);
+    json_object_put(pb);
+    json_object_put(t3);
+    json_object_put(t4);
+    json_object_put(ta);
+    json_object_put(tb);
 }
 
 Test(touch, state_changes_overlap_each_other_only)
