@@ -1154,13 +1154,9 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
     if (rc != AD_OK)
         goto out;
     locked = 1;
-    if (row.deleted) {
-        rc = ad_fail(&c->err, AD_GONE, NULL, "%s %lld was deleted", cat_type_name(c->type),
-                     (long long)c->id);
-        goto out;
-    }
 
-    /* A retry carries a now-stale version, so the replay check comes first. */
+    /* A retry carries a now-stale version (or finds the resource it deleted), so the
+     * replay check comes first. */
     if (key != NULL) {
         fingerprint = request_fingerprint(c, body);
         rc = store_find_key(st, c->actor, key, &found, &rp, &c->err);
@@ -1177,6 +1173,11 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
             rc = AD_OK;
             goto out;
         }
+    }
+    if (row.deleted) {
+        rc = ad_fail(&c->err, AD_GONE, NULL, "%s %lld was deleted", cat_type_name(c->type),
+                     (long long)c->id);
+        goto out;
     }
 
     rc = check_names(c, ar, via, row.state, &needs, &always_merge);

@@ -1011,7 +1011,10 @@ catalog_load(const char *path, struct ad_error *err)
     }
     /* the strict reader, so a name declared twice is an error rather than a lost action */
     if (jsonp_parse(buf.data != NULL ? buf.data : "", buf.len, NULL, &root, &perr) != AD_OK) {
-        ad_fail(err, AD_BAD_REQUEST, NULL, "%s: %s", path, perr.detail);
+        if (perr.has_pointer && perr.pointer[0] != '\0')
+            ad_fail(err, AD_BAD_REQUEST, NULL, "%s: %s: %s", path, perr.pointer, perr.detail);
+        else
+            ad_fail(err, AD_BAD_REQUEST, NULL, "%s: %s", path, perr.detail);
         goto cleanup;
     }
     c = catalog_from_json(root, path, err);

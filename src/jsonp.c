@@ -4,6 +4,7 @@
  * hostile nesting costs heap bounded by max_depth, never C stack.
  */
 #include "jsonp.h"
+#include "ptr.h"
 
 #include <errno.h>
 #include <math.h>
@@ -43,16 +44,43 @@ enum step {
 static enum ad_code fail_at(struct parser *p, size_t at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * The JSON Pointer (RFC 6901) of the value being read when parsing failed: the member
+ * or element each open container is reading. Malloc'd; "" at the top level.
+ */
+static char *
+location(const struct parser *p)
+{
+    char *where = xstrdup(""), *next;
+    size_t i;
+
+    for (i = 0; i < p->depth; i++) {
+        const struct frame *f = &p->stack[i];
+        if (json_object_is_type(f->c, json_type_array))
+            next = ptr_join_index(where, json_object_array_length(f->c));
+        else if (f->key != NULL)
+            next = ptr_join(where, f->key);
+        else
+            break;
+        free(where);
+        where = next;
+    }
+    return where;
+}
+
 static enum ad_code
 fail_at(struct parser *p, size_t at, const char *fmt, ...)
 {
     char what[AD_DETAIL_MAX];
+    char *where = location(p);
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    return ad_fail(p->err, AD_BAD_REQUEST, NULL, "invalid JSON at byte %zu: %s", at, what);
+    ad_fail(p->err, AD_BAD_REQUEST, where, "invalid JSON at byte %zu: %s", at, what);
+    free(where);
+    return AD_BAD_REQUEST;
 }
 
 /* Names the byte at the cursor without ever copying a non-ASCII byte into the detail. */
@@ -426,11 +454,11 @@ parse_member_name(struct parser *p)
     rc = parse_string(p);
     if (rc != AD_OK)
         return rc;
-    if (json_object_object_get_ex(top->c, p->str.data, NULL)) {
+    /* the name is the member being read from here on, and where a duplicate is */
+    top->key = xstrndup(p->str.data, p->str.len);
+    if (json_object_object_get_ex(top->c, p->str.data, NULL))
         return fail_at(p, at, "duplicate member name \"%.*s\"", clip(p->str.data, p->str.len, 64),
                        p->str.data);
-    }
-    top->key = xstrndup(p->str.data, p->str.len);
     skip_ws(p);
     if (!peek_is(p, ':'))
         return unexpected(p);
