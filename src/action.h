@@ -26,11 +26,11 @@ struct action {
 struct action_request {
     struct action *items; /* owned array of n */
     size_t n;
-    int batch;            /* 1 for {"actions": [...]} */
+    int batch; /* 1 for {"actions": [...]} */
     int has_expected_version;
     int64_t expected_version;
     int merge; /* "on_conflict": "merge": a stale version merges when disjoint */
-    char *id; /* the idempotency key from the body, owned; NULL when absent */
+    char *id;  /* the idempotency key from the body, owned; NULL when absent */
 };
 
 /*
@@ -78,7 +78,7 @@ void action_effect_clear(struct action_effect *e);
  *   AD_INTERNAL       no randomness for a UUID.
  */
 enum ad_code action_apply(const struct cat_type *t, const struct action *a, const char *state,
-                          const char *pointer_prefix, json_object **doc,
-                          struct action_effect *eff, struct ad_error *err);
+                          const char *pointer_prefix, json_object **doc, struct action_effect *eff,
+                          struct ad_error *err);
 
 #endif

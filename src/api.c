@@ -244,8 +244,7 @@ handle_health(struct call *c)
 
 /* The log entry of a creation: replaying the log starts from null and applies it. */
 static void
-creation_entry(struct store_entry *entry, const char *action, json_object *data,
-               json_object *note)
+creation_entry(struct store_entry *entry, const char *action, json_object *data, json_object *note)
 {
     json_object *op = json_object_new_object();
 
@@ -318,8 +317,8 @@ replay_create(struct call *c, const char *key, const char *fingerprint, int *rep
     rc = store_entries(c->api->store, rp.resource_id, 1, 1, &ents, &n, &c->err);
     if (rc != AD_OK)
         goto out;
-    if (n != 1 || !json_object_object_get_ex(json_object_array_get_idx(ents[0].forward, 0),
-                                             "value", &value)) {
+    if (n != 1 || !json_object_object_get_ex(json_object_array_get_idx(ents[0].forward, 0), "value",
+                                             &value)) {
         rc = ad_fail(&c->err, AD_INTERNAL, NULL, "the creation entry cannot be read back");
         goto out;
     }
@@ -369,9 +368,8 @@ create_keyed(struct call *c, json_object *body, json_object *data, struct store_
         idem.fingerprint = fingerprint;
         idem.response = response;
     }
-    rc = store_create(c->api->store, cat_type_name(c->type), data,
-                      cat_type_initial_state(c->type), c->actor, entry, key ? &idem : NULL, &row,
-                      &c->err);
+    rc = store_create(c->api->store, cat_type_name(c->type), data, cat_type_initial_state(c->type),
+                      c->actor, entry, key ? &idem : NULL, &row, &c->err);
     if (rc == AD_CONFLICT && key != NULL) {
         /* the same key committed concurrently: answer as its retry */
         ad_error_clear(&c->err);
@@ -867,9 +865,9 @@ check_names(struct call *c, const struct action_request *ar, enum via via, const
             if (act != NULL && kind == CAT_DUPLICATE) {
                 ad_error_slug(&c->err, "verb-not-an-action");
                 snprintf(c->err.detail, sizeof(c->err.detail),
-                         "%s is a verb: POST it to its own route, %s/%s/%lld/%s",
-                         ar->items[i].name, c->req->mount, cat_type_name(c->type),
-                         (long long)c->id, ar->items[i].name);
+                         "%s is a verb: POST it to its own route, %s/%s/%lld/%s", ar->items[i].name,
+                         c->req->mount, cat_type_name(c->type), (long long)c->id,
+                         ar->items[i].name);
             }
             if (ar->batch) {
                 char prefix[48];
@@ -886,9 +884,8 @@ check_names(struct call *c, const struct action_request *ar, enum via via, const
 }
 
 /* The conflict an undo or redo cannot apply over. */
-static enum ad_code
-history_conflict(struct call *c, const char *slug, int64_t version, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static enum ad_code history_conflict(struct call *c, const char *slug, int64_t version,
+                                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static enum ad_code
 history_conflict(struct call *c, const char *slug, int64_t version, const char *fmt, ...)
@@ -988,8 +985,8 @@ apply_history(struct call *c, enum via via, struct store_row *row, struct action
     rc = patch_apply(&row->data, eff->forward, NULL, &c->err);
     if (rc != AD_OK) {
         rc = history_conflict(c, "undo-conflict", 0,
-                              "the document no longer has what this %s would restore (%s)",
-                              what, c->err.detail);
+                              "the document no longer has what this %s would restore (%s)", what,
+                              c->err.detail);
         goto out;
     }
     hs->reverts = top;
@@ -1198,9 +1195,8 @@ apply_actions(struct call *c, const struct action_request *ar, json_object *body
         if (ar->batch)
             snprintf(prefix, sizeof(prefix), "/actions/%zu", i);
         /* patches address arrays by position: their touches need the document before */
-        before = via == VIA_ACTIONS || via == VIA_VERB || via == VIA_DELETE
-                     ? NULL
-                     : jsonp_copy(row.data);
+        before = via == VIA_ACTIONS || via == VIA_VERB || via == VIA_DELETE ? NULL
+                                                                            : jsonp_copy(row.data);
         rc = apply_one(c, via, &ar->items[i], prefix, &row, &eff[i], hs);
         if (rc != AD_OK && merge_base > 0 &&
             merge_explains_failure(c, via, ar, i, eff, merge_base, base_version))

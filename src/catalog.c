@@ -636,7 +636,8 @@ v_new_action(struct vctx *v, struct cat_type *t, const char *name)
     if (v_name(v, name) != AD_OK)
         return NULL;
     if (in_list(name, reserved_actions)) {
-        v_fail(v, "\"%s\" is reserved: the API uses it (actions, undo, redo, create, delete, "
+        v_fail(v,
+               "\"%s\" is reserved: the API uses it (actions, undo, redo, create, delete, "
                "json_patch, merge_patch)",
                name);
         return NULL;

@@ -95,7 +95,7 @@ struct cat_action {
     char *name;
     enum cat_action_kind kind;
     int needs_precondition;
-    int always_merge; /* "merge": "always" */
+    int always_merge;         /* "merge": "always" */
     struct cat_schema target; /* always CAT_SCHEMA_NONE or CAT_SCHEMA_MEMBERS */
     struct cat_schema data;
     size_t nsteps; /* CAT_EDIT */

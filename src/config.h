@@ -16,10 +16,10 @@ struct config {
     const char *check_catalog; /* --check-catalog FILE: validate and exit */
     int workers;               /* prefork children; 0 serves in this process */
     int backlog;
-    int socket_mode;           /* permissions of a unix socket we create */
-    size_t max_body;           /* bytes */
-    size_t max_depth;          /* JSON nesting */
-    size_t max_string;         /* bytes of one JSON string */
+    int socket_mode;   /* permissions of a unix socket we create */
+    size_t max_body;   /* bytes */
+    size_t max_depth;  /* JSON nesting */
+    size_t max_string; /* bytes of one JSON string */
     int token_cache_seconds;
 };
 

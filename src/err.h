@@ -9,21 +9,21 @@
 
 enum ad_code {
     AD_OK = 0,
-    AD_BAD_REQUEST,         /* 400: malformed or wrongly shaped input */
-    AD_UNAUTHORIZED,        /* 401 */
-    AD_FORBIDDEN,           /* 403 */
-    AD_NOT_FOUND,           /* 404: unknown resource, type or action */
-    AD_METHOD_NOT_ALLOWED,  /* 405 */
-    AD_NOT_ACCEPTABLE,      /* 406 */
-    AD_CONFLICT,            /* 409: stale version, illegal transition, failed test... */
-    AD_GONE,                /* 410: deleted resource */
-    AD_PRECONDITION_FAILED, /* 412: If-Match did not match */
-    AD_TOO_LARGE,           /* 413 */
-    AD_UNSUPPORTED_MEDIA,   /* 415 */
-    AD_UNPROCESSABLE,       /* 422: well formed but cannot apply */
+    AD_BAD_REQUEST,           /* 400: malformed or wrongly shaped input */
+    AD_UNAUTHORIZED,          /* 401 */
+    AD_FORBIDDEN,             /* 403 */
+    AD_NOT_FOUND,             /* 404: unknown resource, type or action */
+    AD_METHOD_NOT_ALLOWED,    /* 405 */
+    AD_NOT_ACCEPTABLE,        /* 406 */
+    AD_CONFLICT,              /* 409: stale version, illegal transition, failed test... */
+    AD_GONE,                  /* 410: deleted resource */
+    AD_PRECONDITION_FAILED,   /* 412: If-Match did not match */
+    AD_TOO_LARGE,             /* 413 */
+    AD_UNSUPPORTED_MEDIA,     /* 415 */
+    AD_UNPROCESSABLE,         /* 422: well formed but cannot apply */
     AD_PRECONDITION_REQUIRED, /* 428 */
-    AD_UNAVAILABLE,         /* 503: database unavailable */
-    AD_INTERNAL             /* 500 */
+    AD_UNAVAILABLE,           /* 503: database unavailable */
+    AD_INTERNAL               /* 500 */
 };
 
 #define AD_DETAIL_MAX 512
@@ -51,8 +51,8 @@ struct ad_error {
  * `slug` may be NULL for the code's default; `pointer` NULL when there is none.
  * A NULL err is allowed and only returns the code.
  */
-enum ad_code ad_fail(struct ad_error *err, enum ad_code code, const char *pointer,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+enum ad_code ad_fail(struct ad_error *err, enum ad_code code, const char *pointer, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
 
 /* Sets the problem type slug of an already recorded failure. */
 void ad_error_slug(struct ad_error *err, const char *slug);

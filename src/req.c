@@ -197,9 +197,8 @@ req_query_int(const struct req *r, const char *name, int64_t min, int64_t max, i
     *out = acc;
     return 1;
 invalid:
-    ad_fail(err, AD_BAD_REQUEST, NULL,
-            "query parameter %s must be an integer from %lld to %lld", name, (long long)min,
-            (long long)max);
+    ad_fail(err, AD_BAD_REQUEST, NULL, "query parameter %s must be an integer from %lld to %lld",
+            name, (long long)min, (long long)max);
     ad_error_put(err, "parameter", json_object_new_string(name));
     return -1;
 }

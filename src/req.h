@@ -96,7 +96,6 @@ char *req_bearer_token(const char *authorization);
  * ("\"abc\"") is unquoted; a bare token is taken as is. NULL when absent; AD_BAD_REQUEST
  * when empty, over `max` bytes, or with characters outside printable ASCII.
  */
-enum ad_code req_idempotency_key(const struct req *r, size_t max, char **out,
-                                 struct ad_error *err);
+enum ad_code req_idempotency_key(const struct req *r, size_t max, char **out, struct ad_error *err);
 
 #endif

@@ -59,7 +59,7 @@ enum stmt {
 /* The columns read_row() expects, in its order; statements may add columns after them. */
 #define ROW_COLS                                                                                   \
     "id, type, version, data, state, owner, to_json(created_at) #>> '{}', "                        \
-    "to_json(updated_at) #>> '{}', deleted_at IS NOT NULL, coalesce(undo_top, 0), "              \
+    "to_json(updated_at) #>> '{}', deleted_at IS NOT NULL, coalesce(undo_top, 0), "                \
     "coalesce(redo_top, 0)"
 #define ROW_NCOLS 11
 
@@ -907,12 +907,14 @@ store_log(struct store *s, int64_t id, int64_t since, int limit, json_object **e
             e, "state",
             PQgetisnull(res, i, 9) ? NULL : json_object_new_string(PQgetvalue(res, i, 9)));
         json_object_object_add(
-            e, "reverts", PQgetisnull(res, i, 10) ? NULL : json_object_new_int64(col_i64(res, i, 10)));
+            e, "reverts",
+            PQgetisnull(res, i, 10) ? NULL : json_object_new_int64(col_i64(res, i, 10)));
         if ((rc = col_json(res, i, 11, &v, err)) != AD_OK)
             goto cleanup;
         json_object_object_add(e, "touches", v);
         json_object_object_add(
-            e, "based_on", PQgetisnull(res, i, 12) ? NULL : json_object_new_int64(col_i64(res, i, 12)));
+            e, "based_on",
+            PQgetisnull(res, i, 12) ? NULL : json_object_new_int64(col_i64(res, i, 12)));
         if ((rc = col_json(res, i, 13, &v, err)) != AD_OK)
             goto cleanup;
         json_object_object_add(e, "merged_over", v);

@@ -26,7 +26,7 @@ struct store_row {
     json_object *data; /* NULL for a JSON null document */
     char *state;       /* NULL for types without a state machine */
     char *owner;
-    char *created_at;  /* RFC 3339, UTC */
+    char *created_at; /* RFC 3339, UTC */
     char *updated_at;
     int deleted;
     int64_t undo_top; /* the log version on top of the undo stack; 0 when empty */
@@ -38,16 +38,16 @@ void store_row_clear(struct store_row *r);
 /* One log entry to append. Everything is borrowed from the caller. */
 struct store_entry {
     const char *action;
-    json_object *target;  /* as sent, or NULL */
-    json_object *data;    /* as sent, or NULL */
-    json_object *forward; /* JSON Patch applied (array) */
-    json_object *inverse; /* JSON Patch that undoes it (array) */
-    const char *state;    /* the resource's state after the entry, or NULL */
-    int64_t stack_prev;   /* the entry below this one on its undo/redo stack; 0: none */
-    int64_t unit_first;   /* the first version of the unit this entry closes; 0: itself */
-    int64_t reverts;      /* for undo/redo: the version reverted; 0: none */
-    json_object *touches; /* what the entry touched (touch.h), or NULL */
-    int64_t based_on;     /* a merged entry: the version its client had seen; 0: none */
+    json_object *target;        /* as sent, or NULL */
+    json_object *data;          /* as sent, or NULL */
+    json_object *forward;       /* JSON Patch applied (array) */
+    json_object *inverse;       /* JSON Patch that undoes it (array) */
+    const char *state;          /* the resource's state after the entry, or NULL */
+    int64_t stack_prev;         /* the entry below this one on its undo/redo stack; 0: none */
+    int64_t unit_first;         /* the first version of the unit this entry closes; 0: itself */
+    int64_t reverts;            /* for undo/redo: the version reverted; 0: none */
+    json_object *touches;       /* what the entry touched (touch.h), or NULL */
+    int64_t based_on;           /* a merged entry: the version its client had seen; 0: none */
     const int64_t *merged_over; /* a merged entry: the versions it was merged over */
     size_t n_merged_over;
 };
@@ -145,8 +145,8 @@ enum ad_code store_list(struct store *s, const char *type, int64_t after, int li
  * entries, as a new JSON array (caller releases) of objects
  * {version, action, target, data, actor, applied_at, idempotency_key, forward, inverse}.
  */
-enum ad_code store_log(struct store *s, int64_t id, int64_t since, int limit,
-                       json_object **entries, struct ad_error *err);
+enum ad_code store_log(struct store *s, int64_t id, int64_t since, int limit, json_object **entries,
+                       struct ad_error *err);
 
 /*
  * Begins a transaction and locks the resource row (SELECT ... FOR UPDATE), filling *out

@@ -115,8 +115,8 @@ step_touches(const struct cat_step *s, const struct action *a, const struct acti
     case CAT_OP_APPEND:
         if (s->id_member != NULL && eff->result != NULL &&
             json_object_object_get_ex(eff->result, s->id_member, &id))
-            add_touch(touches, "w",
-                      extend(resolve(p, p->n, a->target), keyed(s->id_member, id)), NULL);
+            add_touch(touches, "w", extend(resolve(p, p->n, a->target), keyed(s->id_member, id)),
+                      NULL);
         else
             add_touch(touches, "w", resolve(p, p->n, a->target), NULL);
         return;
@@ -262,7 +262,7 @@ one_overlap(json_object *x, json_object *y)
     if (!json_object_object_get_ex(x, "path", &px) || !json_object_object_get_ex(y, "path", &py))
         return 1;
     n = json_object_array_length(px) < json_object_array_length(py) ? json_object_array_length(px)
-                                                                     : json_object_array_length(py);
+                                                                    : json_object_array_length(py);
     for (i = 0; i < n; i++)
         if (!token_equal(json_object_array_get_idx(px, i), json_object_array_get_idx(py, i)))
             return 0;
@@ -280,7 +280,8 @@ touch_overlap(json_object *ours, json_object *theirs)
     m = json_object_array_length(theirs);
     for (i = 0; i < n; i++)
         for (j = 0; j < m; j++)
-            if (one_overlap(json_object_array_get_idx(ours, i), json_object_array_get_idx(theirs, j)))
+            if (one_overlap(json_object_array_get_idx(ours, i),
+                            json_object_array_get_idx(theirs, j)))
                 return 1;
     return 0;
 }

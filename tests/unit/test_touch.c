@@ -64,11 +64,11 @@ overlap(const char *a, const char *b)
     return r;
 }
 
-#define UPD(frame, member)                                                                    \
-    "{\"action\":\"update_crop_keyframe\",\"target\":{\"frame\":" #frame "},\"data\":{\"" member \
+#define UPD(frame, member)                                                                         \
+    "{\"action\":\"update_crop_keyframe\",\"target\":{\"frame\":" #frame "},\"data\":{\"" member   \
     "\":1}}"
-#define ADD(frame)                                                                            \
-    "{\"action\":\"add_crop_keyframe\",\"data\":{\"frame\":" #frame                            \
+#define ADD(frame)                                                                                 \
+    "{\"action\":\"add_crop_keyframe\",\"data\":{\"frame\":" #frame                                \
     ",\"x\":1,\"y\":1,\"width\":1,\"height\":1}}"
 
 TestSuite(touch, .init = setup, .fini = teardown);
