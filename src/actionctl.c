@@ -64,17 +64,17 @@
  */
 #define VERIFY_RESOURCES_SQL                                                                       \
     "DECLARE verify_resources NO SCROLL CURSOR FOR"                                                \
-    " SELECT id, type, version, data, state, deleted_at IS NOT NULL FROM resources"               \
-    " WHERE ($1::text IS NULL OR type = $1) AND ($2::bigint IS NULL OR id = $2)"                  \
+    " SELECT id, type, version, data, state, deleted_at IS NOT NULL FROM resources"                \
+    " WHERE ($1::text IS NULL OR type = $1) AND ($2::bigint IS NULL OR id = $2)"                   \
     " ORDER BY id"
 #define VERIFY_LOG_SQL                                                                             \
     "DECLARE verify_log NO SCROLL CURSOR FOR"                                                      \
-    " SELECT l.resource_id, l.version, l.action, l.actor, to_json(l.applied_at) #>> '{}',"        \
+    " SELECT l.resource_id, l.version, l.action, l.actor, to_json(l.applied_at) #>> '{}',"         \
     " l.state, l.forward, l.prev_hash, l.hash,"                                                    \
-    " action_log_row_hash(l.prev_hash, l.resource_id, l.version, l.action, l.target, l.data,"     \
-    " l.actor, l.applied_at, l.idempotency_key, l.forward, l.inverse, l.state, l.reverts)"        \
+    " action_log_row_hash(l.prev_hash, l.resource_id, l.version, l.action, l.target, l.data,"      \
+    " l.actor, l.applied_at, l.idempotency_key, l.forward, l.inverse, l.state, l.reverts)"         \
     " FROM resources r JOIN action_log l ON l.resource_id = r.id"                                  \
-    " WHERE ($1::text IS NULL OR r.type = $1) AND ($2::bigint IS NULL OR r.id = $2)"              \
+    " WHERE ($1::text IS NULL OR r.type = $1) AND ($2::bigint IS NULL OR r.id = $2)"               \
     " ORDER BY l.resource_id, l.version"
 
 enum command { CMD_MIGRATE, CMD_TOKEN_CREATE, CMD_TOKEN_REVOKE, CMD_VERIFY };
@@ -540,8 +540,9 @@ verify_resource(PGconn *c, struct cursor *res, struct cursor *log, const char *g
             break;
         if (lid < id) {
             /* Both cursors share one filter and one snapshot: this cannot be data. */
-            fprintf(stderr, "actionctl: verify: log entries of resource %" PRId64
-                            " arrived out of order\n", lid);
+            fprintf(stderr,
+                    "actionctl: verify: log entries of resource %" PRId64 " arrived out of order\n",
+                    lid);
             goto cleanup;
         }
         e.version = col_i64(lp, j, 1);
@@ -588,7 +589,8 @@ static int
 cmd_verify(PGconn *c, const char *type, const char *id)
 {
     const char *vals[2] = {type, id};
-    struct cursor res = {"FETCH FORWARD " VERIFY_RESOURCE_PAGE " FROM verify_resources", NULL, 0, 0};
+    struct cursor res = {"FETCH FORWARD " VERIFY_RESOURCE_PAGE " FROM verify_resources", NULL, 0,
+                         0};
     struct cursor log = {"FETCH FORWARD " VERIFY_LOG_PAGE " FROM verify_log", NULL, 0, 0};
     struct verify_run v = {0};
     PGresult *r = NULL;

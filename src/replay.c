@@ -144,8 +144,9 @@ replay_step(struct replay *r, const struct replay_entry *e)
         if (r->version == 0)
             diverge(r, "%s: prev_hash is not the genesis value", what);
         else
-            diverge(r, "%s: prev_hash does not match the hash of version %" PRId64
-                       " (that entry was changed and re-hashed, or this link was edited)",
+            diverge(r,
+                    "%s: prev_hash does not match the hash of version %" PRId64
+                    " (that entry was changed and re-hashed, or this link was edited)",
                     what, r->version);
         goto out;
     }
@@ -159,8 +160,8 @@ replay_step(struct replay *r, const struct replay_entry *e)
         goto out;
     }
     if (patch_apply(&r->doc, patch, NULL, &err) != AD_OK) {
-        diverge(r, "%s: its forward patch does not apply to the replayed document: %s%s%s",
-                what, err.detail, err.has_pointer ? " at patch member " : "",
+        diverge(r, "%s: its forward patch does not apply to the replayed document: %s%s%s", what,
+                err.detail, err.has_pointer ? " at patch member " : "",
                 err.has_pointer ? err.pointer : "");
         goto out;
     }

@@ -16,9 +16,9 @@ struct replay_entry {
     int64_t version;
     const char *action;
     const char *actor;
-    const char *applied_at;   /* as text, for messages */
-    const char *state;        /* the resource's state after the entry; NULL: none recorded */
-    const char *forward;      /* the JSON Patch the entry applied, as JSON text */
+    const char *applied_at; /* as text, for messages */
+    const char *state;      /* the resource's state after the entry; NULL: none recorded */
+    const char *forward;    /* the JSON Patch the entry applied, as JSON text */
     size_t forward_len;
     const char *prev_hash;    /* as stored; NULL when missing */
     const char *hash;         /* as stored; NULL when missing */
