@@ -416,10 +416,11 @@ class ApiTestCase(unittest.TestCase):
         path, frames = find_list(doc, "frame")
         return [] if path is None else frames
 
-    def log_entries(self, clip_id, since=0, limit=None, max_pages=1000):
-        """Every log entry after `since`, following _links.next page by page."""
+    def log_entries(self, clip_id, since=0, limit=None, max_pages=1000, type_="clips"):
+        """Every log entry of a resource (a clip unless `type_` says otherwise) after
+        `since`, following _links.next page by page."""
         query = f"?since={since}" + (f"&limit={limit}" if limit else "")
-        url = f"/clips/{clip_id}/actions{query}"
+        url = f"/{type_}/{clip_id}/actions{query}"
         entries = []
         for _ in range(max_pages):
             resp = request("GET", url)
@@ -430,7 +431,7 @@ class ApiTestCase(unittest.TestCase):
             if not nxt or not page:
                 return entries
             url = href(nxt)
-        self.fail(f"log of clip {clip_id} has more than {max_pages} pages")
+        self.fail(f"log of {type_}/{clip_id} has more than {max_pages} pages")
 
     def assert_unchanged(self, clip_id, before):
         """The clip still has the version and data of `before` (a representation)."""

@@ -11,7 +11,7 @@ import copy
 import json
 import os
 
-from client import (MOUNT, ApiTestCase, assert_problem, etag, href, link_href, request)
+from client import MOUNT, ApiTestCase, assert_problem, etag, link_href, request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -110,19 +110,7 @@ class VocabTestCase(ApiTestCase):
 
     def log(self, type_, id_, since=0, limit=None, max_pages=1000):
         """Every log entry of a resource after `since`, following _links.next."""
-        query = f"?since={since}" + (f"&limit={limit}" if limit else "")
-        url = f"/{type_}/{id_}/actions{query}"
-        entries = []
-        for _ in range(max_pages):
-            resp = request("GET", url)
-            self.assertEqual(resp.status, 200, resp)
-            page = resp.body["entries"]
-            entries.extend(page)
-            nxt = link_href((resp.body.get("_links") or {}).get("next"))
-            if not nxt or not page:
-                return entries
-            url = href(nxt)
-        self.fail(f"log of {type_}/{id_} has more than {max_pages} pages")
+        return self.log_entries(id_, since, limit, max_pages, type_=type_)
 
     def assert_same(self, type_, id_, before):
         """The resource still has the version, data (and state) of `before`, and its
