@@ -108,7 +108,7 @@ api_representation(const struct call *c, const struct store_row *row)
     json_object_object_add(o, "owner", json_object_new_string(row->owner));
     json_object_object_add(o, "created_at", json_object_new_string(row->created_at));
     json_object_object_add(o, "updated_at", json_object_new_string(row->updated_at));
-    json_object_object_add(o, "data", jsonp_copy(row->data));
+    json_object_object_add(o, "data", json_object_get(row->data));
 
     json_object_object_add(links, "self", api_link(api_href(c, row->id, ""), NULL));
     json_object_object_add(links, "actions", api_link(api_href(c, row->id, "/actions"), "POST"));
@@ -202,7 +202,7 @@ creation_entry(struct store_entry *entry, const char *action, json_object *data,
     entry->forward = json_object_new_array();
     json_object_object_add(op, "op", json_object_new_string("add"));
     json_object_object_add(op, "path", json_object_new_string(""));
-    json_object_object_add(op, "value", jsonp_copy(data));
+    json_object_object_add(op, "value", json_object_get(data));
     json_object_array_add(entry->forward, op);
     entry->inverse = json_object_new_array();
     op = json_object_new_object();

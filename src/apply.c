@@ -720,7 +720,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
         json_object_object_add(out, "based_on", json_object_new_int64(merge_base));
         json_object_object_add(out, "merged_over", list);
     }
-    json_object_object_add(out, "data", jsonp_copy(row.data));
+    json_object_object_add(out, "data", json_object_get(row.data));
 
     response = json_object_new_object();
     json_object_object_add(response, "status", json_object_new_int(no_body ? 204 : 200));

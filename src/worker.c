@@ -81,6 +81,24 @@ handle_one(struct api *api, FCGX_Request *rq)
     ad_error_clear(&err);
 }
 
+/*
+ * Ends a request. libfcgi's own close shuts the socket down and waits until the web
+ * server closes its side, so that unread input cannot turn the close into a reset;
+ * that wait is a context switch per request on the worker's critical path. The body
+ * is read to its end here instead (nothing is left to reset the connection), and the
+ * request is detached so that the close is immediate.
+ */
+static void
+finish(FCGX_Request *rq)
+{
+    char sink[4096];
+
+    while (FCGX_GetStr(sink, sizeof(sink), rq->in) > 0)
+        ;
+    FCGX_Detach(rq);
+    FCGX_Finish_r(rq);
+}
+
 /* The accept loop of one process. Returns when asked to stop or accept fails. */
 static void
 serve(const struct config *cfg, const struct catalog *cat, int listen_fd)
@@ -108,7 +126,7 @@ serve(const struct config *cfg, const struct catalog *cat, int listen_fd)
             break;
         }
         handle_one(api, &rq);
-        FCGX_Finish_r(&rq);
+        finish(&rq);
     }
     FCGX_Free(&rq, 0);
     api_free(api);
