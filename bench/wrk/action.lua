@@ -1,0 +1,125 @@
+-- bench/wrk/action.lua: update_crop_keyframe actions through nginx, each with a correct
+-- expected_version, for bench/run.
+--
+-- Run wrk with as many threads as connections (-t N -c N): a wrk thread then drives
+-- exactly one connection with at most one request in flight, so the thread's Lua
+-- state knows which clip the response in hand belongs to, and its version table is
+-- that connection's view.
+--
+-- Environment:
+--   BENCH_TOKEN     bearer token
+--   BENCH_VERSIONS  file of "id version" lines: every clip and its current version
+--   BENCH_THREADS   wrk's thread count
+--   BENCH_HOT       a clip id: every connection edits that clip, and a 409 is retried
+--                   with the current_version it names (the next request of the
+--                   connection is the retry). Unset: random clips, where connection i
+--                   only edits the clips with id % N == i, uniformly at random, so it
+--                   is the only writer of its clips and its versions stay exact.
+--   BENCH_MERGE     1 (with BENCH_HOT): send "on_conflict":"merge", and let connection i
+--                   edit its own keyframe member (frame 30 * (i % 20), member x, y, width
+--                   or height by i / 20), so that every edit is disjoint from the others
+--                   and a stale one merges instead of answering 409 (docs/merge.md)
+--   BENCH_PREFIX    mount point (default /api)
+--
+-- done() prints one line: BENCHRESULT requests=... duration_us=... p50_us=... ok=...
+
+local threads = {}
+local next_index = 0
+
+function setup(thread)
+    thread:set("tindex", next_index)
+    next_index = next_index + 1
+    table.insert(threads, thread)
+end
+
+function init(args)
+    local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
+    local hot = tonumber(os.getenv("BENCH_HOT") or "")
+    prefix = os.getenv("BENCH_PREFIX") or "/api"
+    versions = {}
+    ids = {}
+    for line in io.lines(os.getenv("BENCH_VERSIONS")) do
+        local id, v = line:match("^(%d+)%s+(%d+)")
+        if id ~= nil then
+            id = tonumber(id)
+            if (hot ~= nil and id == hot) or (hot == nil and id % nthreads == tindex) then
+                versions[id] = tonumber(v)
+                ids[#ids + 1] = id
+            end
+        end
+    end
+    if #ids == 0 then
+        error("bench/wrk/action.lua: no clip for thread " .. tindex)
+    end
+    math.randomseed(os.time() + 7919 * tindex)
+    headers = {
+        ["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN"),
+        ["Content-Type"] = "application/json",
+    }
+    merge = os.getenv("BENCH_MERGE") == "1"
+    if merge then
+        local members = {"x", "y", "width", "height"}
+        my_frame = 30 * (tindex % 20)
+        my_member = members[math.floor(tindex / 20) % 4 + 1]
+    end
+    ok, conflict, other, other_status, merged = 0, 0, 0, 0, 0
+end
+
+function request()
+    cur = ids[math.random(#ids)]
+    if merge then
+        local body = string.format(
+            '{"action":"update_crop_keyframe","target":{"frame":%d},"data":{"%s":%d},' ..
+            '"expected_version":%d,"on_conflict":"merge"}',
+            my_frame, my_member, math.random(0, 1280), versions[cur])
+        return wrk.format("POST", prefix .. "/clips/" .. cur .. "/actions", headers, body)
+    end
+    local body = string.format(
+        '{"action":"update_crop_keyframe","target":{"frame":%d},"data":{"x":%d},' ..
+        '"expected_version":%d}',
+        30 * math.random(0, 19), math.random(0, 1280), versions[cur])
+    return wrk.format("POST", prefix .. "/clips/" .. cur .. "/actions", headers, body)
+end
+
+function response(status, hdrs, body)
+    if status == 200 then
+        ok = ok + 1
+        if merge and body:find('"merged_over"', 1, true) then
+            merged = merged + 1
+        end
+        local etag = hdrs["ETag"] or hdrs["Etag"] or hdrs["etag"]
+        if etag ~= nil then
+            versions[cur] = tonumber(etag:match("%d+"))
+        end
+    elseif status == 409 then
+        conflict = conflict + 1
+        local cv = body:match('"current_version":%s*(%d+)')
+        if cv ~= nil then
+            versions[cur] = tonumber(cv)
+        end
+    else
+        other = other + 1
+        other_status = status
+    end
+end
+
+function done(summary, latency, requests)
+    local s_ok, s_conflict, s_other, s_status, s_merged = 0, 0, 0, 0, 0
+    for _, t in ipairs(threads) do
+        s_ok = s_ok + (t:get("ok") or 0)
+        s_merged = s_merged + (t:get("merged") or 0)
+        s_conflict = s_conflict + (t:get("conflict") or 0)
+        s_other = s_other + (t:get("other") or 0)
+        local st = t:get("other_status") or 0
+        if st ~= 0 then
+            s_status = st
+        end
+    end
+    local e = summary.errors
+    io.write(string.format(
+        "BENCHRESULT requests=%d duration_us=%d p50_us=%d p99_us=%d ok=%d conflict=%d " ..
+        "other=%d last_other_status=%d merged=%d connect_err=%d read_err=%d write_err=%d " ..
+        "timeouts=%d\n",
+        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+        s_ok, s_conflict, s_other, s_status, s_merged, e.connect, e.read, e.write, e.timeout))
+end
