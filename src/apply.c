@@ -584,7 +584,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     struct store_idem idem = {0};
     json_object *response = NULL, *out = NULL, *results = NULL;
     char *txn_time = NULL, *fingerprint = NULL, *location = NULL, *locked_state = NULL;
-    int64_t first_version, merge_base = 0, base_version, *merged_over = NULL;
+    int64_t first_version, merge_base = 0, base_version = 0, *merged_over = NULL;
     size_t n_merged = 0;
     json_object *touches = NULL, *before = NULL;
     int always_merge;
@@ -608,6 +608,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     if (rc != AD_OK)
         goto out;
     locked = 1;
+    base_version = row.version;
 
     /* A retry carries a now-stale version (or finds the resource it deleted), so the
      * replay check comes first. */
@@ -637,7 +638,6 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     rc = check_names(c, ar, via, row.state, &needs, &always_merge);
     if (rc != AD_OK)
         goto out;
-    base_version = row.version;
     rc = check_preconditions(c, ar, needs, ar->merge || always_merge, row.version, &merge_base);
     if (rc != AD_OK)
         goto out;
@@ -748,6 +748,10 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
         resp_json(c->resp, 200, out);
     }
 out:
+    /* every 409 says which version the client should catch up with (SPEC 3.1) */
+    if (rc == AD_CONFLICT && base_version > 0 &&
+        (c->err.extra == NULL || !json_object_object_get_ex(c->err.extra, "current_version", NULL)))
+        ad_error_put(&c->err, "current_version", json_object_new_int64(base_version));
     if (locked)
         store_rollback(st);
     if (eff != NULL)
