@@ -578,6 +578,20 @@ col_str(const PGresult *r, int row, int col)
  * A stored value the reader rejects is a server-side fault: AD_INTERNAL, logged
  * without the reader's detail, which may quote the document.
  */
+/* A text column as a JSON string, SQL NULL as JSON null (a new reference or NULL). */
+static json_object *
+col_opt_string(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : json_object_new_string(PQgetvalue(r, row, col));
+}
+
+/* A bigint column as a JSON integer, SQL NULL as JSON null. */
+static json_object *
+col_opt_int(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : json_object_new_int64(col_i64(r, row, col));
+}
+
 static enum ad_code
 col_json(const PGresult *r, int row, int col, json_object **out, struct ad_error *err)
 {
@@ -894,27 +908,19 @@ store_log(struct store *s, int64_t id, int64_t since, int limit, json_object **e
         json_object_object_add(e, "data", v);
         json_object_object_add(e, "actor", json_object_new_string(PQgetvalue(res, i, 4)));
         json_object_object_add(e, "applied_at", json_object_new_string(PQgetvalue(res, i, 5)));
-        json_object_object_add(
-            e, "idempotency_key",
-            PQgetisnull(res, i, 6) ? NULL : json_object_new_string(PQgetvalue(res, i, 6)));
+        json_object_object_add(e, "idempotency_key", col_opt_string(res, i, 6));
         if ((rc = col_json(res, i, 7, &v, err)) != AD_OK)
             goto cleanup;
         json_object_object_add(e, "forward", v);
         if ((rc = col_json(res, i, 8, &v, err)) != AD_OK)
             goto cleanup;
         json_object_object_add(e, "inverse", v);
-        json_object_object_add(
-            e, "state",
-            PQgetisnull(res, i, 9) ? NULL : json_object_new_string(PQgetvalue(res, i, 9)));
-        json_object_object_add(
-            e, "reverts",
-            PQgetisnull(res, i, 10) ? NULL : json_object_new_int64(col_i64(res, i, 10)));
+        json_object_object_add(e, "state", col_opt_string(res, i, 9));
+        json_object_object_add(e, "reverts", col_opt_int(res, i, 10));
         if ((rc = col_json(res, i, 11, &v, err)) != AD_OK)
             goto cleanup;
         json_object_object_add(e, "touches", v);
-        json_object_object_add(
-            e, "based_on",
-            PQgetisnull(res, i, 12) ? NULL : json_object_new_int64(col_i64(res, i, 12)));
+        json_object_object_add(e, "based_on", col_opt_int(res, i, 12));
         if ((rc = col_json(res, i, 13, &v, err)) != AD_OK)
             goto cleanup;
         json_object_object_add(e, "merged_over", v);

@@ -19,8 +19,10 @@ def pg_ctl(command):
                           check=False)
 
 
-@unittest.skipUnless(PG_CTL, "ACTIOND_PG_CTL is not set")
 class DatabaseOutage(ApiTestCase):
+    def setUp(self):
+        self.assertTrue(PG_CTL, "ACTIOND_PG_CTL is not set (tests/integration/run sets it)")
+
     def tearDown(self):
         # whatever happened, leave the cluster running for the harness to stop
         if pg_ctl("status").returncode != 0:
