@@ -584,6 +584,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     struct store_idem idem = {0};
     json_object *response = NULL, *out = NULL, *results = NULL;
     char *txn_time = NULL, *fingerprint = NULL, *location = NULL, *locked_state = NULL;
+    char *doc_text = NULL;
     int64_t first_version, merge_base = 0, base_version = 0, *merged_over = NULL;
     size_t n_merged = 0;
     json_object *touches = NULL, *before = NULL;
@@ -720,7 +721,11 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
         json_object_object_add(out, "based_on", json_object_new_int64(merge_base));
         json_object_object_add(out, "merged_over", list);
     }
-    json_object_object_add(out, "data", json_object_get(row.data));
+    /* The document goes to the database and into the answer as one serialisation; a
+     * keyed request's stored answer holds it as JSON. */
+    doc_text = xstrdup(jsonp_str(row.data));
+    if (key != NULL)
+        json_object_object_add(out, "data", json_object_get(row.data));
 
     response = json_object_new_object();
     json_object_object_add(response, "status", json_object_new_int(no_body ? 204 : 200));
@@ -733,7 +738,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     idem.key = key;
     idem.fingerprint = fingerprint;
     idem.response = response;
-    rc = store_commit(st, &row, entries, ar->n, c->actor, key ? &idem : NULL, &c->err);
+    rc = store_commit(st, &row, doc_text, entries, ar->n, c->actor, key ? &idem : NULL, &c->err);
     locked = 0;
     if (rc != AD_OK)
         goto out;
@@ -744,8 +749,10 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
         resp_empty(c->resp, 204);
         if (location != NULL)
             resp_header(c->resp, "Location", "%s", location);
-    } else {
+    } else if (key != NULL) {
         resp_json(c->resp, 200, out);
+    } else {
+        resp_json_with(c->resp, 200, out, "data", doc_text);
     }
 out:
     /* every 409 says which version the client should catch up with (SPEC 3.1) */
@@ -771,6 +778,7 @@ out:
     free(fingerprint);
     free(location);
     free(txn_time);
+    free(doc_text);
     row.state = locked_state;
     store_row_clear(&row);
     return rc;

@@ -49,6 +49,23 @@ resp_json(struct resp *r, int status, json_object *body)
 }
 
 void
+resp_json_with(struct resp *r, int status, json_object *body, const char *name,
+               const char *json_text)
+{
+    const char *text = jsonp_str(body);
+    size_t len = strlen(text);
+
+    r->status = status;
+    r->content_type = "application/json";
+    sbuf_reset(&r->body);
+    /* text is "{...}": reopen it before the closing brace */
+    sbuf_add(&r->body, text, len - 1);
+    sbuf_addf(&r->body, "%s\"%s\":", len > 2 ? "," : "", name);
+    sbuf_adds(&r->body, json_text);
+    sbuf_adds(&r->body, "}");
+}
+
+void
 resp_empty(struct resp *r, int status)
 {
     r->status = status;

@@ -29,6 +29,14 @@ void resp_header(struct resp *r, const char *name, const char *fmt, ...)
 /* Sets status and an application/json body serialised from `body` (borrowed). */
 void resp_json(struct resp *r, int status, json_object *body);
 
+/*
+ * Like resp_json for an object `body`, with one more member `name` (a plain ASCII name)
+ * last, whose value is `json_text`, valid JSON text written as it is: a document the
+ * caller has serialised already, or read from the database, is not serialised again.
+ */
+void resp_json_with(struct resp *r, int status, json_object *body, const char *name,
+                    const char *json_text);
+
 /* Sets a status with no body (204, 304). */
 void resp_empty(struct resp *r, int status);
 

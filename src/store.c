@@ -1133,8 +1133,9 @@ store_stack_top(struct store *s, int64_t id, int64_t top, const char *actor,
 }
 
 enum ad_code
-store_commit(struct store *s, const struct store_row *row, const struct store_entry *entries,
-             size_t n, const char *actor, const struct store_idem *idem, struct ad_error *err)
+store_commit(struct store *s, const struct store_row *row, const char *data_text,
+             const struct store_entry *entries, size_t n, const char *actor,
+             const struct store_idem *idem, struct ad_error *err)
 {
     enum { UPDATE_PARAMS = 7, APPEND_PARAMS = 18 };
     struct params own = {0};
@@ -1160,7 +1161,7 @@ store_commit(struct store *s, const struct store_row *row, const struct store_en
     id = int_param(&own, row->id);
     vals[0] = id;
     vals[1] = int_param(&own, row->version);
-    vals[2] = json_param(&own, row->data);
+    vals[2] = data_text;
     vals[3] = row->state;
     vals[4] = row->deleted ? "t" : "f";
     vals[5] = int_param(&own, row->undo_top);

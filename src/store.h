@@ -172,9 +172,11 @@ enum ad_code store_find_key(struct store *s, const char *actor, const char *key,
  * Writes the locked resource's new state (row->version, row->data, row->state,
  * row->deleted), appends `n` log entries with versions row->version - n + 1 ..
  * row->version by `actor` (the first one carrying `idem` when given), and commits.
+ * `data_text` is row->data's JSON text (jsonp_str), which the caller needs for its
+ * response too, so the document is serialised once.
  * AD_CONFLICT (slug "idempotency-key-in-use") when the key was taken concurrently.
  */
-enum ad_code store_commit(struct store *s, const struct store_row *row,
+enum ad_code store_commit(struct store *s, const struct store_row *row, const char *data_text,
                           const struct store_entry *entries, size_t n, const char *actor,
                           const struct store_idem *idem, struct ad_error *err);
 
