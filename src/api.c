@@ -91,7 +91,11 @@ api_action_links(const struct call *c, int64_t id, json_object *names)
     return links;
 }
 
-/* The representation of a resource (SPEC 3): a new object the caller releases. */
+/*
+ * The representation of a resource (SPEC 3): a new object the caller releases. The
+ * document is its last member, "data"; a row holding it as text (store_read) leaves
+ * it out for send_representation to write as it is.
+ */
 json_object *
 api_representation(const struct call *c, const struct store_row *row)
 {
@@ -108,7 +112,6 @@ api_representation(const struct call *c, const struct store_row *row)
     json_object_object_add(o, "owner", json_object_new_string(row->owner));
     json_object_object_add(o, "created_at", json_object_new_string(row->created_at));
     json_object_object_add(o, "updated_at", json_object_new_string(row->updated_at));
-    json_object_object_add(o, "data", json_object_get(row->data));
 
     json_object_object_add(links, "self", api_link(api_href(c, row->id, ""), NULL));
     json_object_object_add(links, "actions", api_link(api_href(c, row->id, "/actions"), "POST"));
@@ -126,7 +129,22 @@ api_representation(const struct call *c, const struct store_row *row)
     if (row->redo_top != 0)
         json_object_object_add(links, "redo", api_link(api_href(c, row->id, "/redo"), "POST"));
     json_object_object_add(o, "_links", links);
+    if (row->data_text == NULL)
+        json_object_object_add(o, "data", json_object_get(row->data));
     return o;
+}
+
+/* Answers `status` with the representation of `row`. */
+static void
+send_representation(struct call *c, int status, const struct store_row *row)
+{
+    json_object *rep = api_representation(c, row);
+
+    if (row->data_text != NULL)
+        resp_json_with(c->resp, status, rep, "data", row->data_text);
+    else
+        resp_json(c->resp, status, rep);
+    json_object_put(rep);
 }
 
 void
@@ -226,10 +244,7 @@ creation_entry_clear(struct store_entry *entry)
 static void
 answer_created(struct call *c, const struct store_row *row)
 {
-    json_object *rep = api_representation(c, row);
-
-    resp_json(c->resp, 201, rep);
-    json_object_put(rep);
+    send_representation(c, 201, row);
     resp_header(c->resp, "Location", "%s/%s/%lld", c->req->mount, cat_type_name(c->type),
                 (long long)row->id);
     api_set_etag(c, row->version);
@@ -386,11 +401,14 @@ out:
 static enum ad_code
 handle_read(struct call *c)
 {
+    const char *inm = c->req->if_none_match;
     struct store_row row = {0};
-    json_object *rep;
     enum ad_code rc;
 
-    rc = store_get(c->api->store, cat_type_name(c->type), c->id, &row, &c->err);
+    /* A revalidation naming one version is answered without the document leaving the
+     * database when that is still the version. */
+    rc = store_read(c->api->store, cat_type_name(c->type), c->id,
+                    inm != NULL ? req_etag_version(inm, 1) : 0, &row, &c->err);
     if (rc != AD_OK)
         goto out;
     if (row.deleted) {
@@ -401,13 +419,11 @@ handle_read(struct call *c)
     api_set_etag(c, row.version);
     resp_header(c->resp, "Cache-Control", "no-cache");
     resp_header(c->resp, "Accept-Patch", ACCEPT_PATCH);
-    if (c->req->if_none_match != NULL && req_etag_matches(c->req->if_none_match, row.version, 1)) {
+    if (inm != NULL && req_etag_matches(inm, row.version, 1)) {
         resp_empty(c->resp, 304);
         goto out;
     }
-    rep = api_representation(c, &row);
-    resp_json(c->resp, 200, rep);
-    json_object_put(rep);
+    send_representation(c, 200, &row);
 out:
     store_row_clear(&row);
     return rc;

@@ -71,28 +71,6 @@ replay(struct call *c, const struct store_replay *rp)
         resp_header(c->resp, "Location", "%s", json_object_get_string(location));
 }
 
-/* The version of an If-Match naming exactly one strong tag "N", or 0. */
-static int64_t
-if_match_version(const char *im)
-{
-    int64_t v = 0;
-    size_t i, n;
-
-    while (*im == ' ' || *im == '\t')
-        im++;
-    n = strlen(im);
-    while (n > 0 && (im[n - 1] == ' ' || im[n - 1] == '\t'))
-        n--;
-    if (n < 3 || n > 20 || im[0] != '"' || im[n - 1] != '"')
-        return 0;
-    for (i = 1; i < n - 1; i++) {
-        if (im[i] < '0' || im[i] > '9')
-            return 0;
-        v = v * 10 + (im[i] - '0');
-    }
-    return v;
-}
-
 /* The 409 for a version the client had not caught up with, linking what it missed. */
 static enum ad_code
 stale(struct call *c, const char *slug, int64_t seen, int64_t current, const char *pointer,
@@ -128,7 +106,7 @@ check_preconditions(struct call *c, const struct action_request *ar, int needs, 
 
     *merge_base = 0;
     if (has_tag && !req_etag_matches(im, current, 0)) {
-        int64_t tagged = if_match_version(im);
+        int64_t tagged = req_etag_version(im, 0);
         if (may_merge && tagged > 0 && tagged < current && (seen == 0 || seen == tagged)) {
             *merge_base = tagged;
             return AD_OK;
@@ -526,7 +504,7 @@ lock_only_version(const struct call *c, const struct action_request *ar, enum vi
     }
     if (ar->has_expected_version)
         return ar->expected_version;
-    return c->req->if_match != NULL ? if_match_version(c->req->if_match) : 0;
+    return c->req->if_match != NULL ? req_etag_version(c->req->if_match, 0) : 0;
 }
 
 /*

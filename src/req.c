@@ -203,6 +203,30 @@ invalid:
     return -1;
 }
 
+int64_t
+req_etag_version(const char *header, int weak)
+{
+    int64_t v = 0;
+    size_t i, n;
+
+    while (*header == ' ' || *header == '\t')
+        header++;
+    if (weak && header[0] == 'W' && header[1] == '/')
+        header += 2;
+    n = strlen(header);
+    while (n > 0 && (header[n - 1] == ' ' || header[n - 1] == '\t'))
+        n--;
+    /* at most 18 digits: no overflow, and ids and versions never get that long */
+    if (n < 3 || n > 20 || header[0] != '"' || header[n - 1] != '"')
+        return 0;
+    for (i = 1; i < n - 1; i++) {
+        if (header[i] < '0' || header[i] > '9')
+            return 0;
+        v = v * 10 + (header[i] - '0');
+    }
+    return v;
+}
+
 int
 req_etag_matches(const char *header, int64_t version, int weak)
 {

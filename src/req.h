@@ -86,6 +86,12 @@ int req_query_param(const struct req *r, const char *name, const char **value, s
 int req_etag_matches(const char *header, int64_t version, int weak);
 
 /*
+ * The version N when `header` is exactly one entity tag "N" (with `weak`, W/"N" as
+ * well), else 0: what a request can be checked against before the resource is read.
+ */
+int64_t req_etag_version(const char *header, int weak);
+
+/*
  * Extracts the token of "Authorization: Bearer <token>" (RFC 6750 section 2.1) into a
  * new string (caller frees), or NULL when the header is absent or malformed.
  */

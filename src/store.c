@@ -2,8 +2,18 @@
  * store.c: resources, the action log and tokens in PostgreSQL, behind one libpq
  * connection per process (SPEC sections 2, 4 and 6). Every statement is prepared once
  * per connection and run with text parameters. Statements that belong together go out
- * as one libpq pipeline closed by a single Sync, so they cost one network round trip:
- * an action is two (BEGIN + row lock; update + log rows + COMMIT), a creation one.
+ * as one libpq pipeline, so they cost one network round trip: an action is two
+ * statements in two round trips (the row lock; the update with the log row), a
+ * creation one.
+ *
+ * A change runs in the extended protocol's implicit transaction instead of a
+ * BEGIN ... COMMIT block: everything the server executes between two Sync messages
+ * is one transaction. store_lock sends its locking read with a Flush, which returns the
+ * row and keeps the transaction (and the lock) open; store_commit sends the writes with
+ * the Sync that commits them. That saves the BEGIN and COMMIT statements, and nothing
+ * is written before that last Sync, so ending the transaction early (store_rollback)
+ * only releases the lock. After an error the server skips everything up to the Sync
+ * and rolls the transaction back.
  */
 #include "store.h"
 
@@ -37,18 +47,16 @@
 #define STORE_IDEM_INDEX "action_log_idempotency_key"
 
 enum stmt {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
     ST_PING,
     ST_TOKEN,
     ST_GET,
+    ST_READ,
     ST_VERSION,
     ST_LIST,
     ST_LOG,
     ST_LOCK,
     ST_FIND_KEY,
-    ST_UPDATE,
+    ST_WRITE,
     ST_APPEND,
     ST_CREATE,
     ST_ENTRIES,
@@ -56,23 +64,27 @@ enum stmt {
     ST_COUNT
 };
 
-/* The columns read_row() expects, in its order; statements may add columns after them. */
-#define ROW_COLS                                                                                   \
-    "id, type, version, data, state, owner, to_json(created_at) #>> '{}', "                        \
+/* The columns read_row() expects, in its order, with `data` as the document's column;
+ * statements may add columns after them. */
+#define ROW_COLS_DATA(data)                                                                        \
+    "id, type, version, " data ", state, owner, to_json(created_at) #>> '{}', "                    \
     "to_json(updated_at) #>> '{}', deleted_at IS NOT NULL, coalesce(undo_top, 0), "                \
     "coalesce(redo_top, 0)"
+#define ROW_COLS ROW_COLS_DATA("data")
 #define ROW_NCOLS 11
+#define ROW_DATA_COL 3
 
 static const struct {
     const char *name;
     const char *sql;
 } stmts[ST_COUNT] = {
-    [ST_BEGIN] = {"begin", "BEGIN"},
-    [ST_COMMIT] = {"commit", "COMMIT"},
-    [ST_ROLLBACK] = {"rollback", "ROLLBACK"},
     [ST_PING] = {"ping", "SELECT 1"},
     [ST_TOKEN] = {"token", "SELECT actor FROM tokens WHERE hash = $1 AND revoked_at IS NULL"},
     [ST_GET] = {"get", "SELECT " ROW_COLS " FROM resources WHERE id = $1 AND type = $2"},
+    [ST_READ] = {"read",
+                 "SELECT " ROW_COLS_DATA(
+                     "CASE WHEN version = $3 THEN NULL ELSE data END") " FROM resources WHERE id = "
+                                                                       "$1 AND type = $2"},
     [ST_VERSION] = {"version", "SELECT version, deleted_at IS NOT NULL FROM resources"
                                " WHERE id = $1 AND type = $2"},
     [ST_LIST] = {"list", "SELECT " ROW_COLS " FROM resources"
@@ -93,11 +105,21 @@ static const struct {
                          " FOR UPDATE"},
     [ST_FIND_KEY] = {"find_key", "SELECT resource_id, version, fingerprint, response"
                                  " FROM action_log WHERE actor = $1 AND idempotency_key = $2"},
-    [ST_UPDATE] = {"update", "UPDATE resources SET version = $2, data = $3::jsonb, state = $4,"
-                             " updated_at = now(), deleted_at = CASE WHEN $5::boolean"
-                             " THEN coalesce(deleted_at, now()) END,"
-                             " undo_top = nullif($6::bigint, 0), redo_top = nullif($7::bigint, 0)"
-                             " WHERE id = $1"},
+    /* The locked row's new state and its first log entry, in one statement: $1..$7
+     * for the row, then ST_APPEND's parameters without the resource id. */
+    [ST_WRITE] = {"write", "WITH u AS (UPDATE resources SET version = $2, data = $3::jsonb,"
+                           " state = $4, updated_at = now(), deleted_at = CASE WHEN $5::boolean"
+                           " THEN coalesce(deleted_at, now()) END,"
+                           " undo_top = nullif($6::bigint, 0), redo_top = nullif($7::bigint, 0)"
+                           " WHERE id = $1 RETURNING id)"
+                           " INSERT INTO action_log (resource_id, version, action, target, data,"
+                           " actor, idempotency_key, fingerprint, response, forward, inverse,"
+                           " state, stack_prev, unit_first, reverts, touches, based_on,"
+                           " merged_over)"
+                           " SELECT u.id, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15::json,"
+                           " $16::jsonb, $17::jsonb, $18, nullif($19::bigint, 0),"
+                           " nullif($20::bigint, 0), nullif($21::bigint, 0), $22::jsonb,"
+                           " nullif($23::bigint, 0), $24::bigint[] FROM u"},
     [ST_APPEND] = {"append", "INSERT INTO action_log (resource_id, version, action, target, data,"
                              " actor, idempotency_key, fingerprint, response, forward, inverse,"
                              " state, stack_prev, unit_first, reverts, touches, based_on,"
@@ -140,6 +162,13 @@ static const struct {
 struct store {
     char *conninfo;
     PGconn *conn; /* NULL before the first use and after a loss; otherwise prepared */
+    int in_txn;   /* store_lock's transaction is open: conn is in pipeline mode, unsynced */
+};
+
+/* How a pipeline ends. */
+enum pipe_end {
+    PIPE_SYNC, /* Sync: the server ends the transaction (commits, or rolls back after an error) */
+    PIPE_FLUSH /* Flush: the results come back and the transaction stays open */
 };
 
 /* One message of a pipeline. */
@@ -172,9 +201,11 @@ static enum ad_code store_connect(struct store *s, struct ad_error *err);
 static enum ad_code ensure_conn(struct store *s, struct ad_error *err);
 static const char *call_name(const struct call *k);
 static int send_call(PGconn *c, const struct call *k);
-static size_t pipeline(struct store *s, const struct call *calls, size_t n, PGresult **res);
+static size_t pipeline(struct store *s, const struct call *calls, size_t n, PGresult **res,
+                       enum pipe_end end);
+static int end_pipeline(PGconn *c);
 static size_t run(struct store *s, const struct call *calls, size_t n, PGresult **res,
-                  int may_retry);
+                  int may_retry, enum pipe_end end);
 static void clear_results(PGresult **res, size_t n);
 static int transient(const char *sqlstate);
 static enum ad_code fail(struct store *s, const struct call *k, const PGresult *r,
@@ -190,6 +221,7 @@ static int64_t col_i64(const PGresult *r, int row, int col);
 static char *col_str(const PGresult *r, int row, int col);
 static enum ad_code col_json(const PGresult *r, int row, int col, json_object **out,
                              struct ad_error *err);
+static void read_row_meta(const PGresult *r, int row, struct store_row *out);
 static enum ad_code read_row(const PGresult *r, int row, struct store_row *out,
                              struct ad_error *err);
 
@@ -224,6 +256,7 @@ drop_conn(struct store *s)
 {
     PQfinish(s->conn);
     s->conn = NULL;
+    s->in_txn = 0;
 }
 
 /*
@@ -296,7 +329,7 @@ store_connect(struct store *s, struct ad_error *err)
     calls[n++] = (struct call){CALL_SESSION, ST_COUNT, 0, NULL, PGRES_COMMAND_OK};
     for (i = 0; i < ST_COUNT; i++)
         calls[n++] = (struct call){CALL_PREPARE, (enum stmt)i, 0, NULL, PGRES_COMMAND_OK};
-    bad = pipeline(s, calls, n, res);
+    bad = pipeline(s, calls, n, res, PIPE_SYNC);
     if (bad < n)
         rc = fail(s, &calls[bad], res[bad], err);
     clear_results(res, n);
@@ -317,7 +350,7 @@ ensure_conn(struct store *s, struct ad_error *err)
         log_store("connection lost", NULL, PQerrorMessage(s->conn));
         drop_conn(s);
     }
-    if (s->conn != NULL && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+    if (s->conn != NULL && s->in_txn) {
         log_store("connection", NULL, "a transaction was left open; rolling it back");
         store_rollback(s);
     }
@@ -344,10 +377,12 @@ send_call(PGconn *c, const struct call *k)
 }
 
 /*
- * Sends calls[0..n) as one pipeline closed by a single Sync and collects one result per
- * call into res[] (NULL where none arrived; the caller clears them all). Returns the
- * index of the first call whose result has another status than expected (later calls
- * of the pipeline then report PGRES_PIPELINE_ABORTED), or n when all succeeded.
+ * Sends calls[0..n) as one pipeline closed by a single Sync or Flush (`end`) and
+ * collects one result per call into res[] (NULL where none arrived; the caller clears
+ * them all). Returns the index of the first call whose result has another status than
+ * expected (later calls of the pipeline then report PGRES_PIPELINE_ABORTED), or n when
+ * all succeeded. After a Flush the connection stays in pipeline mode with the
+ * transaction open (s->in_txn), even when a call failed: only a Sync ends it.
  *
  * When the exchange itself breaks (the connection is lost, the server ends the
  * session, libpq refuses a message) the result stream can no longer be trusted: the
@@ -356,24 +391,23 @@ send_call(PGconn *c, const struct call *k)
  * returned.
  */
 static size_t
-pipeline(struct store *s, const struct call *calls, size_t n, PGresult **res)
+pipeline(struct store *s, const struct call *calls, size_t n, PGresult **res, enum pipe_end end)
 {
     PGconn *c = s->conn;
     PGresult *r;
     size_t i, at = 0, bad = n;
-    int synced;
 
     for (i = 0; i < n; i++)
         res[i] = NULL;
     if (c == NULL)
         return 0;
-    if (!PQenterPipelineMode(c))
+    if (PQpipelineStatus(c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(c))
         goto lost;
     for (at = 0; at < n; at++)
         if (!send_call(c, &calls[at]))
             goto lost;
     at = 0;
-    if (!PQpipelineSync(c))
+    if (end == PIPE_SYNC ? !PQpipelineSync(c) : !PQsendFlushRequest(c) || PQflush(c) != 0)
         goto lost;
     for (at = 0; at < n; at++) {
         res[at] = PQgetResult(c);
@@ -389,10 +423,8 @@ pipeline(struct store *s, const struct call *calls, size_t n, PGresult **res)
         }
     }
     at = bad < n ? bad : 0;
-    r = PQgetResult(c);
-    synced = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-    PQclear(r);
-    if (!synced || !PQexitPipelineMode(c) || PQstatus(c) != CONNECTION_OK)
+    s->in_txn = end == PIPE_FLUSH;
+    if ((end == PIPE_SYNC && !end_pipeline(c)) || PQstatus(c) != CONNECTION_OK)
         goto lost;
     return bad;
 
@@ -404,23 +436,35 @@ lost:
     return bad < n ? bad : at;
 }
 
+/* After a Sync: reads its result and leaves pipeline mode. 0 when that fails. */
+static int
+end_pipeline(PGconn *c)
+{
+    PGresult *r = PQgetResult(c);
+    int synced = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+    PQclear(r);
+    return synced && PQexitPipelineMode(c);
+}
+
 /*
  * pipeline(), repeated once on a new connection when the old one turns out to be gone
  * (a restarted server, a terminated backend): only for `may_retry` calls, those whose
- * effect dies with the session that ran them (reads; BEGIN + the row lock), and only
- * outside a transaction, which ensure_conn() guarantees for every caller that sets it.
+ * effect dies with the session that ran them (reads; the row lock), and only outside
+ * a transaction, which ensure_conn() guarantees for every caller that sets it.
  */
 static size_t
-run(struct store *s, const struct call *calls, size_t n, PGresult **res, int may_retry)
+run(struct store *s, const struct call *calls, size_t n, PGresult **res, int may_retry,
+    enum pipe_end end)
 {
-    size_t bad = pipeline(s, calls, n, res);
+    size_t bad = pipeline(s, calls, n, res, end);
 
     if (bad == n || s->conn != NULL || !may_retry)
         return bad;
     clear_results(res, n);
     if (store_connect(s, NULL) != AD_OK)
         return 0;
-    return pipeline(s, calls, n, res);
+    return pipeline(s, calls, n, res, end);
 }
 
 static void
@@ -610,9 +654,9 @@ col_json(const PGresult *r, int row, int col, json_object **out, struct ad_error
     return ad_fail(err, AD_INTERNAL, NULL, "a stored JSON value cannot be read back");
 }
 
-/* Fills *out from the ROW_COLS columns of row `row`; on failure *out is left to clear. */
-static enum ad_code
-read_row(const PGresult *r, int row, struct store_row *out, struct ad_error *err)
+/* Fills *out from the ROW_COLS columns of row `row`, all but the document. */
+static void
+read_row_meta(const PGresult *r, int row, struct store_row *out)
 {
     out->id = col_i64(r, row, 0);
     out->type = col_str(r, row, 1);
@@ -624,7 +668,14 @@ read_row(const PGresult *r, int row, struct store_row *out, struct ad_error *err
     out->deleted = PQgetvalue(r, row, 8)[0] == 't';
     out->undo_top = col_i64(r, row, 9);
     out->redo_top = col_i64(r, row, 10);
-    return col_json(r, row, 3, &out->data, err);
+}
+
+/* Fills *out from the ROW_COLS columns of row `row`; on failure *out is left to clear. */
+static enum ad_code
+read_row(const PGresult *r, int row, struct store_row *out, struct ad_error *err)
+{
+    read_row_meta(r, row, out);
+    return col_json(r, row, ROW_DATA_COL, &out->data, err);
 }
 
 void
@@ -634,6 +685,7 @@ store_row_clear(struct store_row *r)
         return;
     free(r->type);
     json_object_put(r->data);
+    free(r->data_text);
     free(r->state);
     free(r->owner);
     free(r->created_at);
@@ -686,7 +738,7 @@ store_ping(struct store *s, struct ad_error *err)
     rc = ensure_conn(s, err);
     if (rc != AD_OK)
         return rc;
-    if (run(s, &k, 1, &res, 1) != 1)
+    if (run(s, &k, 1, &res, 1, PIPE_SYNC) != 1)
         rc = fail(s, &k, res, err);
     PQclear(res);
     return rc;
@@ -704,7 +756,7 @@ store_token_actor(struct store *s, const char *hash_hex, char **actor, struct ad
     rc = ensure_conn(s, err);
     if (rc != AD_OK)
         return rc;
-    if (run(s, &k, 1, &res, 1) != 1)
+    if (run(s, &k, 1, &res, 1, PIPE_SYNC) != 1)
         rc = fail(s, &k, res, err);
     else if (PQntuples(res) == 0)
         rc = ad_fail(err, AD_UNAUTHORIZED, NULL, "unknown or revoked token");
@@ -746,7 +798,7 @@ store_create(struct store *s, const char *type, json_object *data, const char *s
 
     /* Never retried: when the connection drops after the server received the insert,
      * whether it committed is unknown, and a second insert would be a second resource. */
-    if (run(s, &k, 1, &res, 0) != 1) {
+    if (run(s, &k, 1, &res, 0, PIPE_SYNC) != 1) {
         if (key_taken(res)) {
             rc = ad_fail(err, AD_CONFLICT, NULL,
                          "a request with this idempotency key is being applied; retry later");
@@ -782,12 +834,42 @@ store_get(struct store *s, const char *type, int64_t id, struct store_row *out,
         return rc;
     vals[0] = int_param(&own, id);
     vals[1] = type;
-    if (run(s, &k, 1, &res, 1) != 1)
+    if (run(s, &k, 1, &res, 1, PIPE_SYNC) != 1)
         rc = fail(s, &k, res, err);
     else if (PQntuples(res) == 0)
         rc = not_found(err, type, id);
     else if ((rc = read_row(res, 0, out, err)) != AD_OK)
         store_row_clear(out);
+    PQclear(res);
+    params_free(&own);
+    return rc;
+}
+
+enum ad_code
+store_read(struct store *s, const char *type, int64_t id, int64_t unless_version,
+           struct store_row *out, struct ad_error *err)
+{
+    struct params own = {0};
+    const char *vals[3];
+    struct call k = {CALL_EXEC, ST_READ, 3, vals, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
+    enum ad_code rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = ensure_conn(s, err);
+    if (rc != AD_OK)
+        return rc;
+    vals[0] = int_param(&own, id);
+    vals[1] = type;
+    vals[2] = unless_version > 0 ? int_param(&own, unless_version) : NULL;
+    if (run(s, &k, 1, &res, 1, PIPE_SYNC) != 1) {
+        rc = fail(s, &k, res, err);
+    } else if (PQntuples(res) == 0) {
+        rc = not_found(err, type, id);
+    } else {
+        read_row_meta(res, 0, out);
+        out->data_text = col_str(res, 0, ROW_DATA_COL);
+    }
     PQclear(res);
     params_free(&own);
     return rc;
@@ -810,7 +892,7 @@ store_version(struct store *s, const char *type, int64_t id, int64_t *version, i
         return rc;
     vals[0] = int_param(&own, id);
     vals[1] = type;
-    if (run(s, &k, 1, &res, 1) != 1) {
+    if (run(s, &k, 1, &res, 1, PIPE_SYNC) != 1) {
         rc = fail(s, &k, res, err);
     } else if (PQntuples(res) == 0) {
         rc = not_found(err, type, id);
@@ -843,7 +925,7 @@ store_list(struct store *s, const char *type, int64_t after, int limit, struct s
     vals[0] = type;
     vals[1] = int_param(&own, after);
     vals[2] = int_param(&own, limit);
-    if (run(s, &k, 1, &res, 1) != 1) {
+    if (run(s, &k, 1, &res, 1, PIPE_SYNC) != 1) {
         rc = fail(s, &k, res, err);
         goto cleanup;
     }
@@ -888,7 +970,7 @@ store_log(struct store *s, int64_t id, int64_t since, int limit, json_object **e
     vals[0] = int_param(&own, id);
     vals[1] = int_param(&own, since);
     vals[2] = int_param(&own, limit);
-    if (run(s, &k, 1, &res, 1) != 1) {
+    if (run(s, &k, 1, &res, 1, PIPE_SYNC) != 1) {
         rc = fail(s, &k, res, err);
         goto cleanup;
     }
@@ -941,12 +1023,8 @@ store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
 {
     struct params own = {0};
     const char *vals[3];
-    struct call calls[2] = {
-        {CALL_EXEC, ST_BEGIN, 0, NULL, PGRES_COMMAND_OK},
-        {CALL_EXEC, ST_LOCK, 3, vals, PGRES_TUPLES_OK},
-    };
-    PGresult *res[2] = {NULL, NULL};
-    size_t bad;
+    struct call k = {CALL_EXEC, ST_LOCK, 3, vals, PGRES_TUPLES_OK};
+    PGresult *res = NULL;
     enum ad_code rc;
 
     memset(out, 0, sizeof(*out));
@@ -958,13 +1036,12 @@ store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
     vals[1] = type;
     vals[2] = only_version > 0 ? int_param(&own, only_version) : NULL;
 
-    /* BEGIN and the locking read in one round trip. */
-    bad = run(s, calls, 2, res, 1);
-    if (bad < 2) {
-        rc = fail(s, &calls[bad], res[bad], err);
+    /* The locking read opens the transaction, which stays open after the Flush. */
+    if (run(s, &k, 1, &res, 1, PIPE_FLUSH) != 1) {
+        rc = fail(s, &k, res, err);
         goto cleanup;
     }
-    if (PQntuples(res[1]) == 0) {
+    if (PQntuples(res) == 0) {
         store_rollback(s);
         if (only_version == 0) {
             rc = not_found(err, type, id);
@@ -979,9 +1056,9 @@ store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
         }
         goto done;
     }
-    rc = read_row(res[1], 0, out, err);
+    rc = read_row(res, 0, out, err);
     if (rc == AD_OK)
-        *txn_time = col_str(res[1], 0, ROW_NCOLS);
+        *txn_time = col_str(res, 0, ROW_NCOLS);
 
 cleanup:
     if (rc != AD_OK) {
@@ -989,7 +1066,7 @@ cleanup:
         store_row_clear(out);
     }
 done:
-    clear_results(res, 2);
+    PQclear(res);
     params_free(&own);
     return rc;
 }
@@ -1007,7 +1084,7 @@ store_find_key(struct store *s, const char *actor, const char *key, int *found,
     memset(out, 0, sizeof(*out));
     /* Inside the caller's transaction: a lost connection took the transaction with it,
      * so there is nothing to retry on a new one. */
-    if (run(s, &k, 1, &res, 0) != 1) {
+    if (run(s, &k, 1, &res, 0, PIPE_FLUSH) != 1) {
         rc = fail(s, &k, res, err);
         goto cleanup;
     }
@@ -1047,7 +1124,7 @@ store_entries(struct store *s, int64_t id, int64_t from, int64_t to, struct stor
     vals[1] = int_param(&own, from);
     vals[2] = int_param(&own, to);
     /* Inside the caller's transaction: nothing to retry on a new connection. */
-    if (run(s, &k, 1, &res, 0) != 1) {
+    if (run(s, &k, 1, &res, 0, PIPE_FLUSH) != 1) {
         rc = fail(s, &k, res, err);
         goto cleanup;
     }
@@ -1121,7 +1198,7 @@ store_stack_top(struct store *s, int64_t id, int64_t top, const char *actor,
     vals[1] = int_param(&own, top);
     vals[2] = actor;
     vals[3] = reverted_by;
-    if (run(s, &k, 1, &res, 0) != 1) {
+    if (run(s, &k, 1, &res, 0, PIPE_FLUSH) != 1) {
         rc = fail(s, &k, res, err);
         store_rollback(s);
     } else if (PQntuples(res) == 1) {
@@ -1132,31 +1209,58 @@ store_stack_top(struct store *s, int64_t id, int64_t top, const char *actor,
     return rc;
 }
 
+/* The 17 values of ST_APPEND after the resource id (ST_WRITE's $8..$24), into v. */
+static void
+entry_params(struct params *own, const char **v, const struct store_entry *e, int64_t version,
+             const char *actor, const struct store_idem *idem)
+{
+    int keyed = idem != NULL && idem->key != NULL;
+
+    v[0] = int_param(own, version);
+    v[1] = e->action;
+    v[2] = opt_json_param(own, e->target);
+    v[3] = opt_json_param(own, e->data);
+    v[4] = actor;
+    v[5] = keyed ? idem->key : NULL;
+    v[6] = keyed ? idem->fingerprint : NULL;
+    v[7] = keyed ? opt_json_param(own, idem->response) : NULL;
+    v[8] = json_param(own, e->forward);
+    v[9] = json_param(own, e->inverse);
+    v[10] = e->state;
+    v[11] = int_param(own, e->stack_prev);
+    v[12] = int_param(own, e->unit_first);
+    v[13] = int_param(own, e->reverts);
+    v[14] = opt_json_param(own, e->touches);
+    v[15] = int_param(own, e->based_on);
+    v[16] = e->merged_over ? array_param(own, e->merged_over, e->n_merged_over) : NULL;
+}
+
 enum ad_code
 store_commit(struct store *s, const struct store_row *row, const char *data_text,
              const struct store_entry *entries, size_t n, const char *actor,
              const struct store_idem *idem, struct ad_error *err)
 {
-    enum { UPDATE_PARAMS = 7, APPEND_PARAMS = 18 };
+    enum { ROW_PARAMS = 7, ENTRY_PARAMS = 17, WRITE_PARAMS = ROW_PARAMS + ENTRY_PARAMS };
     struct params own = {0};
-    const char **vals = NULL;
+    const char **vals = NULL, **v;
     struct call *calls = NULL;
     PGresult **res = NULL;
-    size_t ncalls = n + 2, i, bad;
+    size_t i, bad;
+    int64_t first = row->version - (int64_t)n + 1;
     const char *id;
     enum ad_code rc = AD_OK;
 
     /* Without the transaction store_lock opened, these writes would run without the
      * row lock the caller's version check relied on. */
-    if (s->conn == NULL || PQtransactionStatus(s->conn) != PQTRANS_INTRANS) {
-        log_store("commit", NULL, "no open transaction to commit");
+    if (s->conn == NULL || !s->in_txn || n == 0) {
+        log_store("commit", NULL, "no open transaction or no entry to commit");
         store_rollback(s);
-        return ad_fail(err, AD_INTERNAL, NULL, "no open transaction to commit");
+        return ad_fail(err, AD_INTERNAL, NULL, "no open transaction or no entry to commit");
     }
 
-    vals = xcalloc(UPDATE_PARAMS + APPEND_PARAMS * n, sizeof(*vals));
-    calls = xcalloc(ncalls, sizeof(*calls));
-    res = xcalloc(ncalls, sizeof(*res));
+    vals = xcalloc(WRITE_PARAMS + (1 + ENTRY_PARAMS) * (n - 1), sizeof(*vals));
+    calls = xcalloc(n, sizeof(*calls));
+    res = xcalloc(n, sizeof(*res));
 
     id = int_param(&own, row->id);
     vals[0] = id;
@@ -1166,38 +1270,20 @@ store_commit(struct store *s, const struct store_row *row, const char *data_text
     vals[4] = row->deleted ? "t" : "f";
     vals[5] = int_param(&own, row->undo_top);
     vals[6] = int_param(&own, row->redo_top);
-    calls[0] = (struct call){CALL_EXEC, ST_UPDATE, UPDATE_PARAMS, vals, PGRES_COMMAND_OK};
-    for (i = 0; i < n; i++) {
-        const char **v = vals + UPDATE_PARAMS + APPEND_PARAMS * i;
-        const struct store_entry *e = &entries[i];
-        int keyed = i == 0 && idem != NULL && idem->key != NULL;
-
+    entry_params(&own, vals + ROW_PARAMS, &entries[0], first, actor, idem);
+    calls[0] = (struct call){CALL_EXEC, ST_WRITE, WRITE_PARAMS, vals, PGRES_COMMAND_OK};
+    for (i = 1; i < n; i++) {
+        v = vals + WRITE_PARAMS + (1 + ENTRY_PARAMS) * (i - 1);
         v[0] = id;
-        v[1] = int_param(&own, row->version - (int64_t)n + 1 + (int64_t)i);
-        v[2] = e->action;
-        v[3] = opt_json_param(&own, e->target);
-        v[4] = opt_json_param(&own, e->data);
-        v[5] = actor;
-        v[6] = keyed ? idem->key : NULL;
-        v[7] = keyed ? idem->fingerprint : NULL;
-        v[8] = keyed ? opt_json_param(&own, idem->response) : NULL;
-        v[9] = json_param(&own, e->forward);
-        v[10] = json_param(&own, e->inverse);
-        v[11] = e->state;
-        v[12] = int_param(&own, e->stack_prev);
-        v[13] = int_param(&own, e->unit_first);
-        v[14] = int_param(&own, e->reverts);
-        v[15] = opt_json_param(&own, e->touches);
-        v[16] = int_param(&own, e->based_on);
-        v[17] = e->merged_over ? array_param(&own, e->merged_over, e->n_merged_over) : NULL;
-        calls[1 + i] = (struct call){CALL_EXEC, ST_APPEND, APPEND_PARAMS, v, PGRES_COMMAND_OK};
+        entry_params(&own, v + 1, &entries[i], first + (int64_t)i, actor, NULL);
+        calls[i] = (struct call){CALL_EXEC, ST_APPEND, 1 + ENTRY_PARAMS, v, PGRES_COMMAND_OK};
     }
-    calls[n + 1] = (struct call){CALL_EXEC, ST_COMMIT, 0, NULL, PGRES_COMMAND_OK};
 
-    /* One round trip. Never retried: if the connection drops once COMMIT is sent, the
-     * outcome is unknown (the client finds out by retrying with its idempotency key). */
-    bad = pipeline(s, calls, ncalls, res);
-    if (bad < ncalls) {
+    /* One round trip, whose Sync commits. Never retried: if the connection drops once
+     * it is sent, the outcome is unknown (the client finds out by retrying with its
+     * idempotency key). */
+    bad = pipeline(s, calls, n, res, PIPE_SYNC);
+    if (bad < n) {
         if (key_taken(res[bad])) {
             /* Another request with this key committed first (store_find_key could not
              * see it yet); it is a retry in flight, not a failure of the store. */
@@ -1207,10 +1293,13 @@ store_commit(struct store *s, const struct store_row *row, const char *data_text
         } else {
             rc = fail(s, &calls[bad], res[bad], err);
         }
-        store_rollback(s);
+    } else if (strcmp(PQcmdTuples(res[0]), "1") != 0) {
+        /* The locked row was not there to update, so nothing was written. */
+        log_store("write", NULL, "the locked row was not updated");
+        rc = ad_fail(err, AD_INTERNAL, NULL, "the locked row was not updated");
     }
 
-    clear_results(res, ncalls);
+    clear_results(res, n);
     free(res);
     free(calls);
     free(vals);
@@ -1221,16 +1310,15 @@ store_commit(struct store *s, const struct store_row *row, const char *data_text
 void
 store_rollback(struct store *s)
 {
-    struct call k = {CALL_EXEC, ST_ROLLBACK, 0, NULL, PGRES_COMMAND_OK};
-    PGresult *res = NULL;
-
-    if (s == NULL || s->conn == NULL || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+    if (s == NULL || s->conn == NULL || !s->in_txn)
         return;
-    /* A session whose transaction state is unknown must not serve another request:
-     * closing it makes the server roll back. */
-    if (pipeline(s, &k, 1, &res) != 1 && s->conn != NULL) {
+    /* The Sync ends the transaction; nothing was written in it (store_commit's writes
+     * travel with their own Sync), so this only releases the row lock. A session whose
+     * transaction state is unknown must not serve another request: closing it makes
+     * the server roll back. */
+    s->in_txn = 0;
+    if (!PQpipelineSync(s->conn) || !end_pipeline(s->conn)) {
         log_store("rollback", NULL, "failed; closing the connection");
         drop_conn(s);
     }
-    PQclear(res);
 }

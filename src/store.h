@@ -23,7 +23,8 @@ struct store_row {
     int64_t id;
     char *type;
     int64_t version;
-    json_object *data; /* NULL for a JSON null document */
+    json_object *data; /* NULL for a JSON null document, and after store_read */
+    char *data_text;   /* store_read: the document's JSON text, or NULL when not sent */
     char *state;       /* NULL for types without a state machine */
     char *owner;
     char *created_at; /* RFC 3339, UTC */
@@ -128,6 +129,15 @@ enum ad_code store_create(struct store *s, const char *type, json_object *data, 
  * returned with deleted = 1. */
 enum ad_code store_get(struct store *s, const char *type, int64_t id, struct store_row *out,
                        struct ad_error *err);
+
+/*
+ * Reads a resource for a GET: like store_get, but the document stays the JSON text the
+ * database renders (out->data_text; out->data stays NULL), so it is neither parsed nor
+ * serialised again; and at version `unless_version` (> 0; 0 for none) the document is
+ * not sent at all (out->data_text NULL): the caller answers 304 Not Modified.
+ */
+enum ad_code store_read(struct store *s, const char *type, int64_t id, int64_t unless_version,
+                        struct store_row *out, struct ad_error *err);
 
 /* Reads the version only, without a lock (the cheap pre-check of a precondition). */
 enum ad_code store_version(struct store *s, const char *type, int64_t id, int64_t *version,

@@ -1,10 +1,17 @@
 -- bench/wrk/action.lua: update_crop_keyframe actions through nginx, each with a correct
 -- expected_version, for bench/run.
 --
--- Run wrk with as many threads as connections (-t N -c N): a wrk thread then drives
--- exactly one connection with at most one request in flight, so the thread's Lua
--- state knows which clip the response in hand belongs to, and its version table is
--- that connection's view.
+-- Random clips (no BENCH_HOT): run wrk with as many threads as pgbench gets (-t nproc,
+-- any -c). Thread i edits only the clips with id % threads == i, uniformly at random,
+-- so it is the only writer of its clips and its versions stay exact; a clip with a
+-- request in flight is not picked again until its answer is in. A thread drives
+-- several connections, and wrk does not say which request an answer belongs to, so
+-- every edit writes an x that names its clip: CLIP_MARK + id * CLIP_STEP + a random
+-- 0..1280. The answer's document holds it (a 409's links name the clip).
+--
+-- One hot clip (BENCH_HOT): run wrk with as many threads as connections (-t N -c N): a
+-- thread then drives exactly one connection with one request in flight, so it knows
+-- the request in hand, and its version is that connection's view.
 --
 -- Environment:
 --   BENCH_TOKEN     bearer token
@@ -12,9 +19,7 @@
 --   BENCH_THREADS   wrk's thread count
 --   BENCH_HOT       a clip id: every connection edits that clip, and a 409 is retried
 --                   with the current_version it names (the next request of the
---                   connection is the retry). Unset: random clips, where connection i
---                   only edits the clips with id % N == i, uniformly at random, so it
---                   is the only writer of its clips and its versions stay exact.
+--                   connection is the retry). Unset: random clips, as above.
 --   BENCH_MERGE     1 (with BENCH_HOT): send "on_conflict":"merge", and let connection i
 --                   edit its own keyframe member (frame 30 * (i % 20), member x, y, width
 --                   or height by i / 20), so that every edit is disjoint from the others
@@ -25,6 +30,8 @@
 
 local threads = {}
 local next_index = 0
+local CLIP_MARK = 100000000
+local CLIP_STEP = 10000
 
 function setup(thread)
     thread:set("tindex", next_index)
@@ -34,7 +41,7 @@ end
 
 function init(args)
     local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
-    local hot = tonumber(os.getenv("BENCH_HOT") or "")
+    hot = tonumber(os.getenv("BENCH_HOT") or "")
     prefix = os.getenv("BENCH_PREFIX") or "/api"
     versions = {}
     ids = {}
@@ -56,6 +63,7 @@ function init(args)
         ["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN"),
         ["Content-Type"] = "application/json",
     }
+    busy = {}
     merge = os.getenv("BENCH_MERGE") == "1"
     if merge then
         local members = {"x", "y", "width", "height"}
@@ -65,8 +73,38 @@ function init(args)
     ok, conflict, other, other_status, merged = 0, 0, 0, 0, 0
 end
 
+-- the clip an answer is about, on random clips
+local function clip_of(status, body)
+    if status == 200 then
+        for x in body:gmatch('"x":%s*(%d+)') do
+            local v = tonumber(x)
+            if v >= CLIP_MARK then
+                return math.floor((v - CLIP_MARK) / CLIP_STEP)
+            end
+        end
+    end
+    local id = body:match("/clips/(%d+)/")
+    return id and tonumber(id)
+end
+
 function request()
-    cur = ids[math.random(#ids)]
+    if hot == nil then
+        -- a clip without a request in flight (eight tries; a thread has thousands)
+        for _ = 1, 8 do
+            cur = ids[math.random(#ids)]
+            if not busy[cur] then
+                break
+            end
+        end
+        busy[cur] = true
+        local body = string.format(
+            '{"action":"update_crop_keyframe","target":{"frame":%d},"data":{"x":%d},' ..
+            '"expected_version":%d}',
+            30 * math.random(0, 19), CLIP_MARK + cur * CLIP_STEP + math.random(0, 1280),
+            versions[cur])
+        return wrk.format("POST", prefix .. "/clips/" .. cur .. "/actions", headers, body)
+    end
+    cur = hot
     if merge then
         local body = string.format(
             '{"action":"update_crop_keyframe","target":{"frame":%d},"data":{"%s":%d},' ..
@@ -82,6 +120,15 @@ function request()
 end
 
 function response(status, hdrs, body)
+    if hot == nil then
+        cur = clip_of(status, body)
+        if cur == nil or versions[cur] == nil then
+            other = other + 1
+            other_status = status
+            return
+        end
+        busy[cur] = nil
+    end
     if status == 200 then
         ok = ok + 1
         if merge and body:find('"merged_over"', 1, true) then

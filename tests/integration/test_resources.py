@@ -176,6 +176,14 @@ class ConditionalGet(ApiTestCase):
         self.assertEqual(resp.status, 200, resp)
         self.assertEqual(resp.header("ETag"), etag(2))
         self.assertEqual(resp.body["version"], 2)
+        self.assertEqual(resp.body["data"]["trim_range"], {"start": 0.5, "end": 2.0})
+
+    def test_list_without_the_current_etag_reads_again(self):
+        resp = self.get('"1", W/"3"')
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(resp.body["data"]["trim_range"], {"start": 0.5, "end": 2.0})
+        unconditional = request("GET", f"/clips/{self.clip_id}")
+        self.assertEqual(resp.body, unconditional.body)
 
 
 class Listing(ApiTestCase):

@@ -155,6 +155,21 @@ Test(req, etag_comparison)
     cr_assert_not(req_etag_matches("", 7, 0));
 }
 
+Test(req, single_etag_version)
+{
+    cr_assert_eq(req_etag_version("\"7\"", 0), 7);
+    cr_assert_eq(req_etag_version(" \"123\"\t", 0), 123);
+    cr_assert_eq(req_etag_version("W/\"7\"", 0), 0, "a weak tag is no strong version");
+    cr_assert_eq(req_etag_version("W/\"7\"", 1), 7);
+    cr_assert_eq(req_etag_version("\"3\", \"7\"", 1), 0, "a list names no single version");
+    cr_assert_eq(req_etag_version("*", 1), 0);
+    cr_assert_eq(req_etag_version("\"7", 1), 0);
+    cr_assert_eq(req_etag_version("\"\"", 1), 0);
+    cr_assert_eq(req_etag_version("\"x7\"", 1), 0);
+    cr_assert_eq(req_etag_version("\"1234567890123456789\"", 1), 0, "19 digits are refused");
+    cr_assert_eq(req_etag_version("\"123456789012345678\"", 1), 123456789012345678LL);
+}
+
 Test(req, bearer_tokens)
 {
     char *t = req_bearer_token("Bearer adt_0123abc");
