@@ -139,19 +139,19 @@ check_preconditions(struct call *c, const struct action_request *ar, int needs, 
 
 /*
  * Merging (issue 6): the request was made against version `base`; it may apply over
- * the entries since only when none of them touched what it touches. Fills *over with
- * the versions merged over (malloc'd, *n of them), or answers 409 merge-conflict
- * naming the overlapping entries.
+ * the entries since only when none of them touched what it touches. `missed` holds
+ * those entries when store_lock read them (after == base); otherwise they are read
+ * into it now. Fills *over with the versions merged over (malloc'd, *n of them), or
+ * answers 409 merge-conflict naming the overlapping entries.
  */
 static enum ad_code
-check_merge(struct call *c, int64_t base, int64_t current, json_object *ours, int64_t **over,
-            size_t *n)
+check_merge(struct call *c, int64_t base, int64_t current, json_object *ours,
+            struct store_touches *missed, int64_t **over, size_t *n)
 {
-    struct store_logent *missed = NULL;
     json_object *conflicts;
-    size_t i, nmissed = 0;
+    size_t i;
     char detail[160];
-    enum ad_code rc;
+    enum ad_code rc = AD_OK;
 
     *over = NULL;
     *n = 0;
@@ -160,13 +160,17 @@ check_merge(struct call *c, int64_t base, int64_t current, json_object *ours, in
                  (long long)base, HISTORY_MAX_SPAN);
         return stale(c, "merge-conflict", base, current, NULL, detail);
     }
-    rc = store_entries(c->api->store, c->id, base + 1, current, &missed, &nmissed, &c->err);
-    if (rc != AD_OK)
-        return rc;
+    if (missed->ents == NULL || missed->after != base) {
+        missed->after = base;
+        missed->limit = HISTORY_MAX_SPAN + 1;
+        rc = store_read_touches(c->api->store, c->id, missed, &c->err);
+        if (rc != AD_OK)
+            return rc;
+    }
     conflicts = json_object_new_array();
-    for (i = 0; i < nmissed; i++)
-        if (touch_overlap(ours, missed[i].has_touches ? missed[i].touches : NULL))
-            json_object_array_add(conflicts, json_object_new_int64(missed[i].version));
+    for (i = 0; i < missed->n; i++)
+        if (touch_overlap(ours, missed->ents[i].has_touches ? missed->ents[i].touches : NULL))
+            json_object_array_add(conflicts, json_object_new_int64(missed->ents[i].version));
     if (json_object_array_length(conflicts) > 0) {
         snprintf(detail, sizeof(detail),
                  "since version %lld, %zu change(s) touched what this request touches",
@@ -176,12 +180,11 @@ check_merge(struct call *c, int64_t base, int64_t current, json_object *ours, in
         rc = AD_CONFLICT;
     } else {
         json_object_put(conflicts);
-        *over = xcalloc(nmissed + 1, sizeof(**over));
-        for (i = 0; i < nmissed; i++)
-            (*over)[i] = missed[i].version;
-        *n = nmissed;
+        *over = xcalloc(missed->n + 1, sizeof(**over));
+        for (i = 0; i < missed->n; i++)
+            (*over)[i] = missed->ents[i].version;
+        *n = missed->n;
     }
-    store_logent_free(missed, nmissed);
     return rc;
 }
 
@@ -195,7 +198,8 @@ static json_object *item_touches(const struct call *c, enum via via, const struc
  */
 static int
 merge_explains_failure(struct call *c, enum via via, const struct action_request *ar, size_t i,
-                       const struct action_effect *eff, int64_t base, int64_t current)
+                       const struct action_effect *eff, int64_t base, int64_t current,
+                       struct store_touches *missed)
 {
     json_object *ours = json_object_new_array();
     struct ad_error failure = c->err;
@@ -210,7 +214,7 @@ merge_explains_failure(struct call *c, enum via via, const struct action_request
             json_object_array_add(ours, json_object_get(json_object_array_get_idx(t, k)));
         json_object_put(t);
     }
-    rc = check_merge(c, base, current, ours, &over, &n);
+    rc = check_merge(c, base, current, ours, missed, &over, &n);
     json_object_put(ours);
     free(over);
     if (rc == AD_CONFLICT) {
@@ -479,32 +483,31 @@ apply_one(struct call *c, enum via via, const struct action *a, const char *pref
     return rc;
 }
 
-/*
- * The version a request can only succeed at, so the lock is not even waited for at
- * another (issue 5): its expected_version, or the one strong tag of its If-Match.
- * 0 (lock whatever the version) when it may merge or replay an earlier attempt, both
- * of which succeed at other versions.
- */
+/* The version the client says it saw: expected_version, or the one strong tag of its
+ * If-Match; 0 when it names none. */
 static int64_t
-lock_only_version(const struct call *c, const struct action_request *ar, enum via via,
-                  const char *key)
+seen_version(const struct call *c, const struct action_request *ar)
 {
-    size_t i;
-
-    if (key != NULL || ar->merge)
-        return 0;
-    if (apply_builtin_name(via) == NULL) {
-        int always = 1;
-        for (i = 0; i < ar->n; i++) {
-            const struct cat_action *act = cat_type_action(c->type, ar->items[i].name);
-            always &= act != NULL && cat_action_always_merges(act);
-        }
-        if (always)
-            return 0;
-    }
     if (ar->has_expected_version)
         return ar->expected_version;
     return c->req->if_match != NULL ? req_etag_version(c->req->if_match, 0) : 0;
+}
+
+/* Whether the request may merge over changes it missed: it asks to, or every item is
+ * an action that always merges. */
+static int
+may_merge(const struct call *c, const struct action_request *ar, enum via via)
+{
+    size_t i;
+    int always = apply_builtin_name(via) == NULL;
+
+    if (ar->merge)
+        return 1;
+    for (i = 0; i < ar->n && always; i++) {
+        const struct cat_action *act = cat_type_action(c->type, ar->items[i].name);
+        always = act != NULL && cat_action_always_merges(act);
+    }
+    return always;
 }
 
 /*
@@ -563,16 +566,26 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     json_object *response = NULL, *out = NULL, *results = NULL;
     char *txn_time = NULL, *fingerprint = NULL, *location = NULL, *locked_state = NULL;
     char *doc_text = NULL;
-    int64_t first_version, merge_base = 0, base_version = 0, *merged_over = NULL;
+    int64_t first_version, merge_base = 0, base_version = 0, *merged_over = NULL, seen;
+    struct store_touches missed = {0};
     size_t n_merged = 0;
     json_object *touches = NULL, *before = NULL;
-    int always_merge;
+    int always_merge, merging;
     int locked = 0, needs, found, no_body = via == VIA_VERB || via == VIA_DELETE;
     size_t i;
     enum ad_code rc;
 
-    rc = store_lock(st, cat_type_name(c->type), c->id, lock_only_version(c, ar, via, key), &row,
-                    &txn_time, &c->err);
+    /* A request that can only succeed at the version it saw does not even wait for the
+     * lock at another (issue 5); one that may merge or replay an earlier attempt
+     * succeeds at others. A merging one gets what it missed with the lock. */
+    seen = seen_version(c, ar);
+    merging = may_merge(c, ar, via);
+    if (merging && seen > 0) {
+        missed.after = seen;
+        missed.limit = HISTORY_MAX_SPAN + 1;
+    }
+    rc = store_lock(st, cat_type_name(c->type), c->id, key == NULL && !merging ? seen : 0,
+                    missed.after > 0 ? &missed : NULL, &row, &txn_time, &c->err);
     locked_state = row.state; /* row.state may come to point into eff; this is freed */
     if (rc == AD_CONFLICT && row.id != 0) {
         /* stale before the lock: the same answer as under it, without the wait */
@@ -635,7 +648,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
                                                                             : jsonp_copy(row.data);
         rc = apply_one(c, via, &ar->items[i], prefix, &row, &eff[i], hs);
         if (rc != AD_OK && merge_base > 0 &&
-            merge_explains_failure(c, via, ar, i, eff, merge_base, base_version))
+            merge_explains_failure(c, via, ar, i, eff, merge_base, base_version, &missed))
             goto out;
         if (rc != AD_OK) {
             if (ar->batch)
@@ -666,7 +679,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
                 json_object_array_add(
                     ours, json_object_get(json_object_array_get_idx(entries[i].touches, j)));
         }
-        rc = check_merge(c, merge_base, base_version, ours, &merged_over, &n_merged);
+        rc = check_merge(c, merge_base, base_version, ours, &missed, &merged_over, &n_merged);
         json_object_put(ours);
         if (rc != AD_OK)
             goto out;
@@ -753,6 +766,7 @@ out:
     json_object_put(out);
     json_object_put(response);
     store_replay_clear(&rp);
+    store_touches_clear(&missed);
     free(fingerprint);
     free(location);
     free(txn_time);

@@ -60,6 +60,7 @@ enum stmt {
     ST_APPEND,
     ST_CREATE,
     ST_ENTRIES,
+    ST_TOUCHES,
     ST_STACK_TOP,
     ST_COUNT
 };
@@ -143,6 +144,9 @@ static const struct {
                                " FROM action_log"
                                " WHERE resource_id = $1 AND version BETWEEN $2 AND $3"
                                " ORDER BY version"},
+    [ST_TOUCHES] = {"touches",
+                    "SELECT version, touches FROM action_log"
+                    " WHERE resource_id = $1 AND version > $2 ORDER BY version LIMIT $3"},
     /* Walks a stack (a linked list through stack_prev) from its top, skipping entries
      * already reverted by an entry named $4, and returns the first one left (by actor
      * $3 when it is not NULL). The walk is bounded so a corrupt chain cannot loop. */
@@ -1017,14 +1021,82 @@ cleanup:
     return rc;
 }
 
+void
+store_touches_clear(struct store_touches *t)
+{
+    if (t == NULL)
+        return;
+    store_logent_free(t->ents, t->n);
+    t->ents = NULL;
+    t->n = 0;
+}
+
+/* The three parameters of ST_TOUCHES for `t`, into vals. */
+static void
+touches_params(struct params *own, const char **vals, int64_t id, const struct store_touches *t)
+{
+    vals[0] = int_param(own, id);
+    vals[1] = int_param(own, t->after);
+    vals[2] = int_param(own, t->limit);
+}
+
+/* Fills t->ents from a result of ST_TOUCHES. */
+static enum ad_code
+read_touches(const PGresult *r, struct store_touches *t, struct ad_error *err)
+{
+    int i, ntuples = PQntuples(r);
+    enum ad_code rc = AD_OK;
+
+    store_touches_clear(t);
+    t->ents = xcalloc((size_t)ntuples + 1, sizeof(*t->ents));
+    t->n = (size_t)ntuples;
+    for (i = 0; i < ntuples && rc == AD_OK; i++) {
+        struct store_logent *e = &t->ents[i];
+        e->version = col_i64(r, i, 0);
+        e->has_touches = !PQgetisnull(r, i, 1);
+        if (e->has_touches)
+            rc = col_json(r, i, 1, &e->touches, err);
+    }
+    if (rc != AD_OK)
+        store_touches_clear(t);
+    return rc;
+}
+
 enum ad_code
-store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
-           struct store_row *out, char **txn_time, struct ad_error *err)
+store_read_touches(struct store *s, int64_t id, struct store_touches *touches, struct ad_error *err)
 {
     struct params own = {0};
     const char *vals[3];
-    struct call k = {CALL_EXEC, ST_LOCK, 3, vals, PGRES_TUPLES_OK};
+    struct call k = {CALL_EXEC, ST_TOUCHES, 3, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
+    enum ad_code rc;
+
+    touches_params(&own, vals, id, touches);
+    /* Inside the caller's transaction: nothing to retry on a new connection. */
+    if (run(s, &k, 1, &res, 0, PIPE_FLUSH) != 1)
+        rc = fail(s, &k, res, err);
+    else
+        rc = read_touches(res, touches, err);
+    if (rc != AD_OK)
+        store_rollback(s);
+    PQclear(res);
+    params_free(&own);
+    return rc;
+}
+
+enum ad_code
+store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
+           struct store_touches *touches, struct store_row *out, char **txn_time,
+           struct ad_error *err)
+{
+    struct params own = {0};
+    const char *vals[3], *tvals[3];
+    struct call calls[2] = {
+        {CALL_EXEC, ST_LOCK, 3, vals, PGRES_TUPLES_OK},
+        {CALL_EXEC, ST_TOUCHES, 3, tvals, PGRES_TUPLES_OK},
+    };
+    PGresult *res[2] = {NULL, NULL};
+    size_t ncalls = touches != NULL ? 2 : 1, bad;
     enum ad_code rc;
 
     memset(out, 0, sizeof(*out));
@@ -1035,13 +1107,18 @@ store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
     vals[0] = int_param(&own, id);
     vals[1] = type;
     vals[2] = only_version > 0 ? int_param(&own, only_version) : NULL;
+    if (touches != NULL)
+        touches_params(&own, tvals, id, touches);
 
-    /* The locking read opens the transaction, which stays open after the Flush. */
-    if (run(s, &k, 1, &res, 1, PIPE_FLUSH) != 1) {
-        rc = fail(s, &k, res, err);
+    /* The locking read opens the transaction, which stays open after the Flush. The
+     * touches come after it, so their snapshot sees every entry committed before the
+     * lock was granted, and nobody can add one while it is held. */
+    bad = run(s, calls, ncalls, res, 1, PIPE_FLUSH);
+    if (bad < ncalls) {
+        rc = fail(s, &calls[bad], res[bad], err);
         goto cleanup;
     }
-    if (PQntuples(res) == 0) {
+    if (PQntuples(res[0]) == 0) {
         store_rollback(s);
         if (only_version == 0) {
             rc = not_found(err, type, id);
@@ -1056,17 +1133,21 @@ store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
         }
         goto done;
     }
-    rc = read_row(res, 0, out, err);
+    rc = read_row(res[0], 0, out, err);
     if (rc == AD_OK)
-        *txn_time = col_str(res, 0, ROW_NCOLS);
+        *txn_time = col_str(res[0], 0, ROW_NCOLS);
+    if (rc == AD_OK && touches != NULL)
+        rc = read_touches(res[1], touches, err);
 
 cleanup:
     if (rc != AD_OK) {
         store_rollback(s);
         store_row_clear(out);
+        free(*txn_time);
+        *txn_time = NULL;
     }
 done:
-    PQclear(res);
+    clear_results(res, 2);
     params_free(&own);
     return rc;
 }

@@ -159,6 +159,20 @@ enum ad_code store_log(struct store *s, int64_t id, int64_t since, int limit, js
                        struct ad_error *err);
 
 /*
+ * The log entries after version `after`, at most `limit`, with only version, touches
+ * and has_touches filled: what a merging request checks for overlap (issue 6). The
+ * caller sets `after` and `limit`; `ents` is owned (store_touches_clear).
+ */
+struct store_touches {
+    int64_t after;
+    int limit;
+    struct store_logent *ents;
+    size_t n;
+};
+
+void store_touches_clear(struct store_touches *t);
+
+/*
  * Begins a transaction and locks the resource row (SELECT ... FOR UPDATE), filling *out
  * and *txn_time (the transaction's timestamp, RFC 3339, malloc'd: every entry the
  * transaction appends has it as applied_at). AD_NOT_FOUND (transaction ended) when
@@ -167,9 +181,17 @@ enum ad_code store_log(struct store *s, int64_t id, int64_t since, int limit, js
  * With `only_version` > 0, a resource at another version is neither locked nor waited
  * for: AD_CONFLICT (slug "stale-version", transaction ended) with *out filled from an
  * unlocked read, so the caller can tell the client what the version is now.
+ * With `touches` (else NULL), the same round trip reads them too, under the lock: a
+ * merging request that names its base version gets what it missed without another
+ * round trip while holding the lock.
  */
 enum ad_code store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
-                        struct store_row *out, char **txn_time, struct ad_error *err);
+                        struct store_touches *touches, struct store_row *out, char **txn_time,
+                        struct ad_error *err);
+
+/* Inside the transaction: reads `touches` (store_lock could not, not knowing `after`). */
+enum ad_code store_read_touches(struct store *s, int64_t id, struct store_touches *touches,
+                                struct ad_error *err);
 
 /*
  * Inside the transaction: the stored first response for (actor, key), if any.
