@@ -49,7 +49,6 @@
 enum stmt {
     ST_PING,
     ST_TOKEN,
-    ST_GET,
     ST_READ,
     ST_VERSION,
     ST_LIST,
@@ -81,7 +80,6 @@ static const struct {
 } stmts[ST_COUNT] = {
     [ST_PING] = {"ping", "SELECT 1"},
     [ST_TOKEN] = {"token", "SELECT actor FROM tokens WHERE hash = $1 AND revoked_at IS NULL"},
-    [ST_GET] = {"get", "SELECT " ROW_COLS " FROM resources WHERE id = $1 AND type = $2"},
     [ST_READ] = {"read",
                  "SELECT " ROW_COLS_DATA(
                      "CASE WHEN version = $3 THEN NULL ELSE data END") " FROM resources WHERE id = "
@@ -822,36 +820,14 @@ cleanup:
     return rc;
 }
 
-enum ad_code
-store_get(struct store *s, const char *type, int64_t id, struct store_row *out,
-          struct ad_error *err)
-{
-    struct params own = {0};
-    const char *vals[2];
-    struct call k = {CALL_EXEC, ST_GET, 2, vals, PGRES_TUPLES_OK};
-    PGresult *res = NULL;
-    enum ad_code rc;
-
-    memset(out, 0, sizeof(*out));
-    rc = ensure_conn(s, err);
-    if (rc != AD_OK)
-        return rc;
-    vals[0] = int_param(&own, id);
-    vals[1] = type;
-    if (run(s, &k, 1, &res, 1, PIPE_SYNC) != 1)
-        rc = fail(s, &k, res, err);
-    else if (PQntuples(res) == 0)
-        rc = not_found(err, type, id);
-    else if ((rc = read_row(res, 0, out, err)) != AD_OK)
-        store_row_clear(out);
-    PQclear(res);
-    params_free(&own);
-    return rc;
-}
-
-enum ad_code
-store_read(struct store *s, const char *type, int64_t id, int64_t unless_version,
-           struct store_row *out, struct ad_error *err)
+/*
+ * One resource by id and type (ST_READ), without the document at `unless_version`
+ * (0: always with it). With `parse` the document is parsed into out->data, else kept
+ * as the text PostgreSQL renders in out->data_text.
+ */
+static enum ad_code
+read_one(struct store *s, const char *type, int64_t id, int64_t unless_version, int parse,
+         struct store_row *out, struct ad_error *err)
 {
     struct params own = {0};
     const char *vals[3];
@@ -870,6 +846,9 @@ store_read(struct store *s, const char *type, int64_t id, int64_t unless_version
         rc = fail(s, &k, res, err);
     } else if (PQntuples(res) == 0) {
         rc = not_found(err, type, id);
+    } else if (parse) {
+        if ((rc = read_row(res, 0, out, err)) != AD_OK)
+            store_row_clear(out);
     } else {
         read_row_meta(res, 0, out);
         out->data_text = col_str(res, 0, ROW_DATA_COL);
@@ -877,6 +856,20 @@ store_read(struct store *s, const char *type, int64_t id, int64_t unless_version
     PQclear(res);
     params_free(&own);
     return rc;
+}
+
+enum ad_code
+store_get(struct store *s, const char *type, int64_t id, struct store_row *out,
+          struct ad_error *err)
+{
+    return read_one(s, type, id, 0, 1, out, err);
+}
+
+enum ad_code
+store_read(struct store *s, const char *type, int64_t id, int64_t unless_version,
+           struct store_row *out, struct ad_error *err)
+{
+    return read_one(s, type, id, unless_version, 0, out, err);
 }
 
 enum ad_code
