@@ -1,8 +1,9 @@
 -- bench/pgbench/action.sql: the database ceiling for one action, as pgbench runs it.
--- The statements are those of src/store.c for update_crop_keyframe (ST_LOCK, ST_UPDATE,
--- ST_APPEND), one round trip each: BEGIN; lock and read the row; write the document
--- and version back; append the log row (its BEFORE INSERT trigger, the hash chain,
--- fires as for the worker); COMMIT. Column aliases exist only for \gset. Parameters
+-- The statements are those of src/store.c for update_crop_keyframe (ST_LOCK, and the
+-- two halves of ST_WRITE, which the worker runs as one statement in an implicit
+-- transaction), written the plain way, one round trip each: BEGIN; lock and read the
+-- row; write the document and version back; append the log row (its BEFORE INSERT
+-- trigger, the hash chain, fires as for the worker); COMMIT. Column aliases exist only for \gset. Parameters
 -- the worker sends as NULL or 0 for this action are literals here; the lock's
 -- expected-version test gets NULL (pgbench cannot know the version before reading).
 -- The log row is a real, replayable entry: it replaces keyframe 7's x by the value it

@@ -1,7 +1,7 @@
 -- bench/pgbench/action_3rt.sql: bench/pgbench/action.sql with the three writes sent as
 -- one pipeline (UPDATE, INSERT, COMMIT and one Sync): 3 round trips instead of 5.
--- (pgbench refuses \gset inside a pipeline, so BEGIN and the locking read, which the
--- worker also sends together, stay two round trips here.)
+-- (pgbench refuses \gset inside a pipeline, so BEGIN and the locking read stay two
+-- round trips here.)
 \set cid random(:minid, :maxid)
 BEGIN;
 SELECT id AS rid, type AS rtype, version AS v, data AS doc, state AS rstate, owner AS rowner,
