@@ -40,6 +40,7 @@ struct op {
     struct ptr path;
     struct ptr from;
     json_object *value;
+    int share_value;  /* store `value` itself, not a copy: an undo, whose patch is dropped */
     char at_path[32]; /* the error pointers into the patch: "/3/path"... */
     char at_from[32];
     char at_value[32];
@@ -286,6 +287,13 @@ emit(json_object *list, const char *op, const char *from, const char *path, int 
     json_object_array_add(list, o);
 }
 
+/* The value an add, create or replace stores (a new reference). */
+static json_object *
+op_value(const struct op *o)
+{
+    return o->share_value ? json_object_get(o->value) : jsonp_copy(o->value);
+}
+
 /* The inverse of storing at B: put back what B held, or take B away again. */
 static void
 emit_undo_put(json_object *inv, const char *b, int had_old, json_object *old)
@@ -321,7 +329,7 @@ do_add(struct op *o, json_object **doc, json_object *inv, struct ad_error *err)
                        "create: a value is already present at %s", show(shown, o->path_text));
         goto cleanup;
     }
-    had_old = put(doc, &l, jsonp_copy(o->value), &old);
+    had_old = put(doc, &l, op_value(o), &old);
     emit_undo_put(inv, l.path, had_old, old);
 
 cleanup:
@@ -356,7 +364,7 @@ do_replace(struct op *o, json_object **doc, json_object *inv, struct ad_error *e
 
     rc = locate(*doc, &o->path, o->path_text, TARGET_EXISTING, o->at_path, &l, err);
     if (rc == AD_OK)
-        emit(inv, "replace", NULL, l.path, 1, swap(doc, &l, jsonp_copy(o->value)));
+        emit(inv, "replace", NULL, l.path, 1, swap(doc, &l, op_value(o)));
     loc_free(&l);
     return rc;
 }
@@ -387,7 +395,8 @@ do_move(struct op *o, json_object **doc, json_object *inv, struct ad_error *err)
     v = detach(&a);
     rc = locate(*doc, &o->path, o->path_text, TARGET_INSERT, o->at_path, &b, err);
     if (rc != AD_OK) {
-        json_object_put(v);
+        /* a failed operation leaves the document as it was: put the value back */
+        put(doc, &a, v, &old);
         goto cleanup;
     }
     had_old = put(doc, &b, v, &old);
@@ -508,9 +517,13 @@ read_op(json_object *obj, size_t i, struct op *o, struct ad_error *err)
     return AD_OK;
 }
 
-/* Applies operation i to *doc, appending its inverse operations to `inv` in order. */
+/*
+ * Applies operation i to *doc, appending its inverse operations to `inv` in order.
+ * With `share_values` the values it stores are the patch's own objects, not copies.
+ */
 static enum ad_code
-apply_op(json_object **doc, json_object *obj, size_t i, json_object *inv, struct ad_error *err)
+apply_op(json_object **doc, json_object *obj, size_t i, json_object *inv, int share_values,
+         struct ad_error *err)
 {
     struct op o;
     enum ad_code rc;
@@ -519,6 +532,7 @@ apply_op(json_object **doc, json_object *obj, size_t i, json_object *inv, struct
     rc = read_op(obj, i, &o, err);
     if (rc != AD_OK)
         goto cleanup;
+    o.share_value = share_values;
     switch (o.kind) {
     case OP_ADD:
     case OP_CREATE:
@@ -547,42 +561,60 @@ cleanup:
     return rc;
 }
 
+/* The inverse of the first `n` operations: their groups of inverse operations, last first. */
+static json_object *
+join_inverse(json_object *groups, size_t n)
+{
+    json_object *inv = json_object_new_array(), *grp;
+    size_t i, k;
+
+    for (i = n; i-- > 0;) {
+        grp = json_object_array_get_idx(groups, i);
+        for (k = 0; k < json_object_array_length(grp); k++)
+            json_object_array_add(inv, json_object_get(json_object_array_get_idx(grp, k)));
+    }
+    return inv;
+}
+
+/*
+ * In place, without a copy of the document: a failed operation changes nothing (each
+ * do_* checks before it stores), and the inverse of those before it restores the
+ * rest, putting back the very values it took out (a document replaced at "" comes
+ * back as the same object). An inverse applies by construction; should one fail all
+ * the same, the document is left as far as it got and the caller has the original
+ * error.
+ */
 enum ad_code
 patch_apply(json_object **doc, json_object *patch, json_object **inverse, struct ad_error *err)
 {
-    json_object *work = NULL, *groups = NULL, *grp, *inv;
+    json_object *groups, *grp, *undo, *scratch;
     enum ad_code rc = AD_OK;
-    size_t n, i, k;
+    size_t n, i;
 
     if (!is_array(patch))
         return ad_fail(err, AD_BAD_REQUEST, "", "a JSON Patch must be an array, not %s",
                        jsonp_type_name(patch));
-    work = jsonp_copy(*doc);
     /* One group of inverse operations per operation, reversed into the inverse at the end. */
     groups = json_object_new_array();
     n = json_object_array_length(patch);
     for (i = 0; i < n; i++) {
         grp = json_object_new_array();
         json_object_array_add(groups, grp);
-        rc = apply_op(&work, json_object_array_get_idx(patch, i), i, grp, err);
+        rc = apply_op(doc, json_object_array_get_idx(patch, i), i, grp, 0, err);
         if (rc != AD_OK)
-            goto cleanup;
+            break;
     }
-    json_object_put(*doc);
-    *doc = work;
-    work = NULL;
-    if (inverse != NULL) {
-        inv = json_object_new_array();
-        for (i = n; i-- > 0;) {
-            grp = json_object_array_get_idx(groups, i);
-            for (k = 0; k < json_object_array_length(grp); k++)
-                json_object_array_add(inv, json_object_get(json_object_array_get_idx(grp, k)));
-        }
-        *inverse = inv;
+    if (rc != AD_OK) {
+        undo = join_inverse(groups, i);
+        scratch = json_object_new_array();
+        for (i = 0; i < json_object_array_length(undo); i++)
+            if (apply_op(doc, json_object_array_get_idx(undo, i), i, scratch, 1, NULL) != AD_OK)
+                break;
+        json_object_put(scratch);
+        json_object_put(undo);
+    } else if (inverse != NULL) {
+        *inverse = join_inverse(groups, n);
     }
-
-cleanup:
-    json_object_put(work);
     json_object_put(groups);
     return rc;
 }

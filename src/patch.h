@@ -13,7 +13,9 @@
 
 /*
  * Applies JSON Patch `patch` (a JSON array of operation objects) to *doc.
- * All or nothing: on failure *doc is exactly as before. *doc may be NULL (JSON null),
+ * All or nothing: on failure *doc holds the same JSON value as before (the operations
+ * are applied in place and undone by their inverses, so an object's members may come
+ * back in another order, which JSON does not distinguish). *doc may be NULL (JSON null),
  * and an operation on path "" replaces the whole document, so *doc may change
  * identity; the function takes and gives back ownership of *doc.
  *
