@@ -718,13 +718,16 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     if (key != NULL)
         json_object_object_add(out, "data", json_object_get(row.data));
 
-    response = json_object_new_object();
-    json_object_object_add(response, "status", json_object_new_int(no_body ? 204 : 200));
-    if (!no_body)
-        json_object_object_add(response, "body", json_object_get(out));
-    if (via == VIA_VERB) {
+    if (via == VIA_VERB)
         location = api_href(c, c->id, "");
-        json_object_object_add(response, "location", json_object_new_string(location));
+    if (key != NULL) {
+        /* what a retry with the key gets back */
+        response = json_object_new_object();
+        json_object_object_add(response, "status", json_object_new_int(no_body ? 204 : 200));
+        if (!no_body)
+            json_object_object_add(response, "body", json_object_get(out));
+        if (location != NULL)
+            json_object_object_add(response, "location", json_object_new_string(location));
     }
     idem.key = key;
     idem.fingerprint = fingerprint;
