@@ -1,0 +1,98 @@
+/*
+ * test_resp.c: response assembly in isolation: a JSON body with a member spliced in as
+ * text, problem details, and the CGI serialisation.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "jsonp.h"
+#include "resp.h"
+
+/* The body of `r` as a string (it is not NUL-terminated in the sbuf). */
+static char *
+body_of(const struct resp *r)
+{
+    return strndup(r->body.data ? r->body.data : "", r->body.len);
+}
+
+Test(resp, json_with_appends_the_text_as_the_last_member)
+{
+    struct resp r;
+    json_object *o = json_object_new_object();
+    char *b;
+
+    json_object_object_add(o, "success", json_object_new_boolean(1));
+    json_object_object_add(o, "version", json_object_new_int64(8));
+    resp_init(&r);
+    resp_json_with(&r, 200, o, "data", "{\"a\": [1, 2]}");
+    b = body_of(&r);
+    cr_assert_str_eq(b, "{\"success\":true,\"version\":8,\"data\":{\"a\": [1, 2]}}");
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.content_type, "application/json");
+    free(b);
+    json_object_put(o);
+    resp_free(&r);
+}
+
+Test(resp, json_with_on_an_empty_object)
+{
+    struct resp r;
+    json_object *o = json_object_new_object();
+    char *b;
+
+    resp_init(&r);
+    resp_json_with(&r, 201, o, "data", "null");
+    b = body_of(&r);
+    cr_assert_str_eq(b, "{\"data\":null}");
+    free(b);
+    json_object_put(o);
+    resp_free(&r);
+}
+
+Test(resp, json_with_replaces_an_earlier_body_and_parses_back)
+{
+    struct resp r;
+    json_object *o = json_object_new_object(), *back = NULL, *v;
+    struct jsonp_limits lim = {JSONP_DEFAULT_DEPTH, JSONP_DEFAULT_STRING};
+    struct ad_error err = {0};
+
+    json_object_object_add(o, "id", json_object_new_int64(3));
+    resp_init(&r);
+    resp_json(&r, 200, o);
+    resp_json_with(&r, 200, o, "data", "{\"x\": \"\\u00e9\"}");
+    cr_assert_eq(jsonp_parse(r.body.data, r.body.len, &lim, &back, &err), AD_OK, "%s", err.detail);
+    cr_assert(json_object_object_get_ex(back, "data", &v));
+    cr_assert_str_eq(json_object_get_string(json_object_object_get(v, "x")), "\xc3\xa9");
+    json_object_put(back);
+    json_object_put(o);
+    resp_free(&r);
+}
+
+Test(resp, cgi_serialisation)
+{
+    struct resp r;
+    struct sbuf out;
+    json_object *o = json_object_new_object();
+    char *s;
+
+    resp_init(&r);
+    resp_json_with(&r, 200, o, "data", "[]");
+    resp_header(&r, "ETag", "\"%d\"", 4);
+    sbuf_init(&out);
+    resp_write(&r, &out);
+    s = strndup(out.data, out.len);
+    cr_assert_str_eq(s, "Status: 200 OK\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 11\r\nETag: \"4\"\r\n\r\n{\"data\":[]}");
+    free(s);
+    sbuf_free(&out);
+    r.omit_body = 1;
+    sbuf_init(&out);
+    resp_write(&r, &out);
+    s = strndup(out.data, out.len);
+    cr_assert(strstr(s, "Content-Length: 11\r\n") != NULL, "HEAD keeps the GET's length");
+    cr_assert(strcmp(s + strlen(s) - 4, "\r\n\r\n") == 0, "and sends no body: %s", s);
+    free(s);
+    sbuf_free(&out);
+    json_object_put(o);
+    resp_free(&r);
+}
