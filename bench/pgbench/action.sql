@@ -3,9 +3,11 @@
 -- two halves of ST_WRITE, which the worker runs as one statement in an implicit
 -- transaction), written the plain way, one round trip each: BEGIN; lock and read the
 -- row; write the document and version back; append the log row (its BEFORE INSERT
--- trigger, the hash chain, fires as for the worker); COMMIT. Column aliases exist only for \gset. Parameters
--- the worker sends as NULL or 0 for this action are literals here; the lock's
--- expected-version test gets NULL (pgbench cannot know the version before reading).
+-- trigger, the hash chain, fires as for the worker); COMMIT. bench/run derives the
+-- 3-round-trip variant by wrapping the lines from UPDATE to COMMIT in a pipeline.
+-- Column aliases exist only for \gset. Parameters the worker sends as NULL or 0 for
+-- this action are literals here; the lock's expected-version test gets NULL (pgbench
+-- cannot know the version before reading).
 -- The log row is a real, replayable entry: it replaces keyframe 7's x by the value it
 -- has (read by the locking SELECT), so the document written back unchanged is what
 -- replaying the log gives and `actionctl verify` passes after a run.

@@ -29,6 +29,7 @@
 -- done() prints one line: BENCHRESULT requests=... duration_us=... p50_us=... ok=...
 
 local threads = {}
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "result.lua")
 local next_index = 0
 local CLIP_MARK = 100000000
 local CLIP_STEP = 10000
@@ -151,22 +152,5 @@ function response(status, hdrs, body)
 end
 
 function done(summary, latency, requests)
-    local s_ok, s_conflict, s_other, s_status, s_merged = 0, 0, 0, 0, 0
-    for _, t in ipairs(threads) do
-        s_ok = s_ok + (t:get("ok") or 0)
-        s_merged = s_merged + (t:get("merged") or 0)
-        s_conflict = s_conflict + (t:get("conflict") or 0)
-        s_other = s_other + (t:get("other") or 0)
-        local st = t:get("other_status") or 0
-        if st ~= 0 then
-            s_status = st
-        end
-    end
-    local e = summary.errors
-    io.write(string.format(
-        "BENCHRESULT requests=%d duration_us=%d p50_us=%d p99_us=%d ok=%d conflict=%d " ..
-        "other=%d last_other_status=%d merged=%d connect_err=%d read_err=%d write_err=%d " ..
-        "timeouts=%d\n",
-        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-        s_ok, s_conflict, s_other, s_status, s_merged, e.connect, e.read, e.write, e.timeout))
+    bench_result(threads, summary, latency)
 end

@@ -15,6 +15,7 @@
 -- done() prints one line: BENCHRESULT requests=... ok=... (200 or 304 as expected)
 
 local threads = {}
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "result.lua")
 
 function setup(thread)
     table.insert(threads, thread)
@@ -63,19 +64,5 @@ function response(status, hdrs, body)
 end
 
 function done(summary, latency, requests)
-    local s_ok, s_other, s_status = 0, 0, 0
-    for _, t in ipairs(threads) do
-        s_ok = s_ok + (t:get("ok") or 0)
-        s_other = s_other + (t:get("other") or 0)
-        local st = t:get("other_status") or 0
-        if st ~= 0 then
-            s_status = st
-        end
-    end
-    local e = summary.errors
-    io.write(string.format(
-        "BENCHRESULT requests=%d duration_us=%d p50_us=%d p99_us=%d ok=%d conflict=0 " ..
-        "other=%d last_other_status=%d connect_err=%d read_err=%d write_err=%d timeouts=%d\n",
-        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-        s_ok, s_other, s_status, e.connect, e.read, e.write, e.timeout))
+    bench_result(threads, summary, latency)
 end
