@@ -140,13 +140,14 @@ check_preconditions(struct call *c, const struct action_request *ar, int needs, 
 /*
  * Merging (issue 6): the request was made against version `base`; it may apply over
  * the entries since only when none of them touched what it touches. `missed` holds
- * those entries when store_lock read them (after == base); otherwise they are read
- * into it now. Fills *over with the versions merged over (malloc'd, *n of them), or
- * answers 409 merge-conflict naming the overlapping entries.
+ * those entries, read with the row lock: a request may merge only from the version it
+ * named, which apply_request asked store_lock for. Fills *over with the versions merged
+ * over (malloc'd, *n of them), or answers 409 merge-conflict naming the overlapping
+ * entries.
  */
 static enum ad_code
 check_merge(struct call *c, int64_t base, int64_t current, json_object *ours,
-            struct store_touches *missed, int64_t **over, size_t *n)
+            const struct store_touches *missed, int64_t **over, size_t *n)
 {
     json_object *conflicts;
     size_t i;
@@ -159,13 +160,6 @@ check_merge(struct call *c, int64_t base, int64_t current, json_object *ours,
         snprintf(detail, sizeof(detail), "version %lld is more than %d versions behind",
                  (long long)base, HISTORY_MAX_SPAN);
         return stale(c, "merge-conflict", base, current, NULL, detail);
-    }
-    if (missed->ents == NULL || missed->after != base) {
-        missed->after = base;
-        missed->limit = HISTORY_MAX_SPAN + 1;
-        rc = store_read_touches(c->api->store, c->id, missed, &c->err);
-        if (rc != AD_OK)
-            return rc;
     }
     conflicts = json_object_new_array();
     for (i = 0; i < missed->n; i++)
@@ -199,7 +193,7 @@ static json_object *item_touches(const struct call *c, enum via via, const struc
 static int
 merge_explains_failure(struct call *c, enum via via, const struct action_request *ar, size_t i,
                        const struct action_effect *eff, int64_t base, int64_t current,
-                       struct store_touches *missed)
+                       const struct store_touches *missed)
 {
     json_object *ours = json_object_new_array();
     struct ad_error failure = c->err;
@@ -285,16 +279,15 @@ apply_builtin_name(enum via via)
 
 /*
  * Checks that every item names something this route may apply; sets *needs (some item
- * needs a precondition) and *always_merge (every item merges a stale version anyway).
+ * needs a precondition).
  */
 static enum ad_code
 check_names(struct call *c, const struct action_request *ar, enum via via, const char *state,
-            int *needs, int *always_merge)
+            int *needs)
 {
     size_t i;
 
     *needs = 0;
-    *always_merge = apply_builtin_name(via) == NULL;
     if (apply_builtin_name(via) != NULL) {
         *needs = 1; /* PATCH and DELETE replace what the client saw: always guarded */
         return AD_OK;
@@ -320,7 +313,6 @@ check_names(struct call *c, const struct action_request *ar, enum via via, const
             return rc;
         }
         *needs |= cat_action_needs_precondition(act);
-        *always_merge &= cat_action_always_merges(act);
     }
     return AD_OK;
 }
@@ -570,7 +562,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     struct store_touches missed = {0};
     size_t n_merged = 0;
     json_object *touches = NULL, *before = NULL;
-    int always_merge, merging;
+    int merging;
     int locked = 0, needs, found, no_body = via == VIA_VERB || via == VIA_DELETE;
     size_t i;
     enum ad_code rc;
@@ -593,7 +585,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
         if (row.deleted)
             rc = ad_fail(&c->err, AD_GONE, NULL, "%s %lld was deleted", cat_type_name(c->type),
                          (long long)c->id);
-        else if ((rc = check_names(c, ar, via, row.state, &needs, &always_merge)) == AD_OK)
+        else if ((rc = check_names(c, ar, via, row.state, &needs)) == AD_OK)
             rc = check_preconditions(c, ar, needs, 0, row.version, &merge_base);
         goto out;
     }
@@ -627,10 +619,10 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
         goto out;
     }
 
-    rc = check_names(c, ar, via, row.state, &needs, &always_merge);
+    rc = check_names(c, ar, via, row.state, &needs);
     if (rc != AD_OK)
         goto out;
-    rc = check_preconditions(c, ar, needs, ar->merge || always_merge, row.version, &merge_base);
+    rc = check_preconditions(c, ar, needs, merging, row.version, &merge_base);
     if (rc != AD_OK)
         goto out;
 

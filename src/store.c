@@ -71,6 +71,8 @@ enum stmt {
     "to_json(updated_at) #>> '{}', deleted_at IS NOT NULL, coalesce(undo_top, 0), "                \
     "coalesce(redo_top, 0)"
 #define ROW_COLS ROW_COLS_DATA("data")
+/* ROW_COLS without the document at version $3: a revalidation naming it gets a 304. */
+#define READ_COLS ROW_COLS_DATA("CASE WHEN version = $3 THEN NULL ELSE data END")
 #define ROW_NCOLS 11
 #define ROW_DATA_COL 3
 
@@ -80,10 +82,7 @@ static const struct {
 } stmts[ST_COUNT] = {
     [ST_PING] = {"ping", "SELECT 1"},
     [ST_TOKEN] = {"token", "SELECT actor FROM tokens WHERE hash = $1 AND revoked_at IS NULL"},
-    [ST_READ] = {"read",
-                 "SELECT " ROW_COLS_DATA(
-                     "CASE WHEN version = $3 THEN NULL ELSE data END") " FROM resources WHERE id = "
-                                                                       "$1 AND type = $2"},
+    [ST_READ] = {"read", "SELECT " READ_COLS " FROM resources WHERE id = $1 AND type = $2"},
     [ST_VERSION] = {"version", "SELECT version, deleted_at IS NOT NULL FROM resources"
                                " WHERE id = $1 AND type = $2"},
     [ST_LIST] = {"list", "SELECT " ROW_COLS " FROM resources"
@@ -1024,15 +1023,6 @@ store_touches_clear(struct store_touches *t)
     t->n = 0;
 }
 
-/* The three parameters of ST_TOUCHES for `t`, into vals. */
-static void
-touches_params(struct params *own, const char **vals, int64_t id, const struct store_touches *t)
-{
-    vals[0] = int_param(own, id);
-    vals[1] = int_param(own, t->after);
-    vals[2] = int_param(own, t->limit);
-}
-
 /* Fills t->ents from a result of ST_TOUCHES. */
 static enum ad_code
 read_touches(const PGresult *r, struct store_touches *t, struct ad_error *err)
@@ -1052,28 +1042,6 @@ read_touches(const PGresult *r, struct store_touches *t, struct ad_error *err)
     }
     if (rc != AD_OK)
         store_touches_clear(t);
-    return rc;
-}
-
-enum ad_code
-store_read_touches(struct store *s, int64_t id, struct store_touches *touches, struct ad_error *err)
-{
-    struct params own = {0};
-    const char *vals[3];
-    struct call k = {CALL_EXEC, ST_TOUCHES, 3, vals, PGRES_TUPLES_OK};
-    PGresult *res = NULL;
-    enum ad_code rc;
-
-    touches_params(&own, vals, id, touches);
-    /* Inside the caller's transaction: nothing to retry on a new connection. */
-    if (run(s, &k, 1, &res, 0, PIPE_FLUSH) != 1)
-        rc = fail(s, &k, res, err);
-    else
-        rc = read_touches(res, touches, err);
-    if (rc != AD_OK)
-        store_rollback(s);
-    PQclear(res);
-    params_free(&own);
     return rc;
 }
 
@@ -1100,8 +1068,11 @@ store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
     vals[0] = int_param(&own, id);
     vals[1] = type;
     vals[2] = only_version > 0 ? int_param(&own, only_version) : NULL;
-    if (touches != NULL)
-        touches_params(&own, tvals, id, touches);
+    if (touches != NULL) {
+        tvals[0] = vals[0];
+        tvals[1] = int_param(&own, touches->after);
+        tvals[2] = int_param(&own, touches->limit);
+    }
 
     /* The locking read opens the transaction, which stays open after the Flush. The
      * touches come after it, so their snapshot sees every entry committed before the

@@ -189,10 +189,6 @@ enum ad_code store_lock(struct store *s, const char *type, int64_t id, int64_t o
                         struct store_touches *touches, struct store_row *out, char **txn_time,
                         struct ad_error *err);
 
-/* Inside the transaction: reads `touches` (store_lock could not, not knowing `after`). */
-enum ad_code store_read_touches(struct store *s, int64_t id, struct store_touches *touches,
-                                struct ad_error *err);
-
 /*
  * Inside the transaction: the stored first response for (actor, key), if any.
  * AD_OK with *found = 1 and *out filled, or *found = 0.
