@@ -3,9 +3,11 @@
 (strong comparison); an edit without any precondition answers 428, and If-Match: *
 never stands in for a version. Every refusal changes nothing."""
 
+import subprocess
 import unittest
 
-from client import ApiTestCase, assert_problem, etag, href, link_href, request
+from client import (DATABASE_URL, PSQL, ApiTestCase, assert_problem, etag, href, link_href,
+                    request)
 
 
 UPDATE = {"action": "update_crop_keyframe", "target": {"frame": 100}, "data": {"x": 60}}
@@ -48,6 +50,37 @@ class Preconditions(ApiTestCase):
         self.assertEqual(caught_up.body["entries"][0]["action"], "add_crop_keyframe")
         # and the retry with the fresh version goes through
         self.assert_applied(self.update(expected_version=problem["current_version"]))
+
+    def test_stale_is_refused_without_waiting_for_the_row_lock(self):
+        # issue 5: another transaction holds the row lock; a request that is already
+        # stale is answered at once. Were it to queue for the lock, which is released
+        # only after it is answered, it would time out instead.
+        holder = subprocess.Popen([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", DATABASE_URL],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            holder.stdin.write(f"BEGIN; SELECT id FROM resources WHERE id = {self.clip_id}"
+                               " FOR UPDATE;\n\\echo locked\n")
+            holder.stdin.flush()
+            for line in holder.stdout:  # the SELECT's rows, then the echo
+                if line.strip() == "locked":
+                    break
+            else:
+                self.fail(f"psql could not lock the row: {holder.stderr.read()}")
+            stale = request("POST", f"/clips/{self.clip_id}/actions",
+                            body=dict(UPDATE, expected_version=1), timeout=20)
+            self.assertEqual(assert_problem(stale, 409)["current_version"], 2)
+            holder.stdin.write("COMMIT;\n")
+            holder.stdin.close()
+            self.assertEqual(holder.wait(timeout=20), 0)
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+                holder.wait()
+            holder.stdout.close()
+            holder.stderr.close()
+        self.assert_unchanged(self.clip_id, self.before)
+        self.assert_applied(self.update(expected_version=2))
 
     def test_expected_version_from_the_future(self):
         problem = assert_problem(self.update(expected_version=9), 409)
