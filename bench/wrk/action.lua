@@ -26,9 +26,8 @@
 --                   and a stale one merges instead of answering 409 (docs/merge.md)
 --   BENCH_PREFIX    mount point (default /api)
 --
--- done() prints one line: BENCHRESULT requests=... duration_us=... p50_us=... ok=...
+-- done() (bench/wrk/result.lua) prints one line: BENCHRESULT requests=... duration_us=... p50_us=... ok=...
 
-local threads = {}
 dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "result.lua")
 local next_index = 0
 local CLIP_MARK = 100000000
@@ -37,7 +36,7 @@ local CLIP_STEP = 10000
 function setup(thread)
     thread:set("tindex", next_index)
     next_index = next_index + 1
-    table.insert(threads, thread)
+    table.insert(bench_threads, thread)
 end
 
 function init(args)
@@ -124,8 +123,7 @@ function response(status, hdrs, body)
     if hot == nil then
         cur = clip_of(status, body)
         if cur == nil or versions[cur] == nil then
-            other = other + 1
-            other_status = status
+            bench_other(status)
             return
         end
         busy[cur] = nil
@@ -146,11 +144,6 @@ function response(status, hdrs, body)
             versions[cur] = tonumber(cv)
         end
     else
-        other = other + 1
-        other_status = status
+        bench_other(status)
     end
-end
-
-function done(summary, latency, requests)
-    bench_result(threads, summary, latency)
 end

@@ -12,13 +12,12 @@
 --   BENCH_PATH        a fixed path under the prefix instead of random clips (the log
 --                     paging measurements)
 --
--- done() prints one line: BENCHRESULT requests=... ok=... (200 or 304 as expected)
+-- done() (bench/wrk/result.lua) prints one line: BENCHRESULT requests=... ok=... (200 or 304 as expected)
 
-local threads = {}
 dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "result.lua")
 
 function setup(thread)
-    table.insert(threads, thread)
+    table.insert(bench_threads, thread)
 end
 
 function init(args)
@@ -58,11 +57,6 @@ function response(status, hdrs, body)
     if status == expect then
         ok = ok + 1
     else
-        other = other + 1
-        other_status = status
+        bench_other(status)
     end
-end
-
-function done(summary, latency, requests)
-    bench_result(threads, summary, latency)
 end

@@ -1,12 +1,21 @@
--- bench/wrk/result.lua: the one line every wrk script of bench/run prints at the end,
--- summing the counters each thread kept (ok, conflict, other, merged, other_status;
--- a script that keeps fewer reports 0 for the rest). Loaded with dofile by
--- action.lua and get.lua.
+-- bench/wrk/result.lua: what every wrk script of bench/run shares, loaded with dofile
+-- by action.lua and get.lua: the list of wrk threads (setup() adds each one to
+-- bench_threads), counting an unexpected answer, and done(), which sums the counters
+-- each thread kept (ok, conflict, other, merged, other_status; a script that keeps
+-- fewer reports 0 for the rest) into the one BENCHRESULT line bench/run reads.
 
-function bench_result(threads, summary, latency)
+bench_threads = {}
+
+-- an answer the script did not expect: counted, and its status kept for the report
+function bench_other(status)
+    other = other + 1
+    other_status = status
+end
+
+function done(summary, latency, requests)
     local n = {ok = 0, conflict = 0, other = 0, merged = 0}
     local status = 0
-    for _, t in ipairs(threads) do
+    for _, t in ipairs(bench_threads) do
         for k in pairs(n) do
             n[k] = n[k] + (t:get(k) or 0)
         end
