@@ -558,6 +558,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     json_object *response = NULL, *out = NULL, *results = NULL;
     char *txn_time = NULL, *fingerprint = NULL, *location = NULL, *locked_state = NULL;
     char *doc_text = NULL;
+    struct sbuf doc;
     int64_t first_version, merge_base = 0, base_version = 0, *merged_over = NULL, seen;
     struct store_touches missed = {0};
     size_t n_merged = 0;
@@ -706,7 +707,9 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     }
     /* The document goes to the database and into the answer as one serialisation; a
      * keyed request's stored answer holds it as JSON. */
-    doc_text = xstrdup(jsonp_str(row.data));
+    sbuf_init(&doc);
+    jsonp_write(&doc, row.data);
+    doc_text = doc.data;
     if (key != NULL)
         json_object_object_add(out, "data", json_object_get(row.data));
 

@@ -7,6 +7,7 @@
 #include "ptr.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -16,10 +17,15 @@
 
 #include "xalloc.h"
 
-/* An open array or object; `key` is the member name waiting for its value. */
+/*
+ * An open array or object; `key` is the member name waiting for its value (has_key).
+ * A frame's key buffer stays with its depth for the whole parse, so member names cost
+ * no allocation once the buffer has grown to the longest name.
+ */
 struct frame {
     json_object *c;
-    char *key;
+    struct sbuf key;
+    int has_key;
 };
 
 struct parser {
@@ -58,8 +64,8 @@ location(const struct parser *p)
         const struct frame *f = &p->stack[i];
         if (json_object_is_type(f->c, json_type_array))
             next = ptr_join_index(where, json_object_array_length(f->c));
-        else if (f->key != NULL)
-            next = ptr_join(where, f->key);
+        else if (f->has_key)
+            next = ptr_join(where, f->key.data);
         else
             break;
         free(where);
@@ -334,11 +340,12 @@ is_digit(struct parser *p)
 static enum ad_code
 parse_number(struct parser *p, json_object **out)
 {
-    size_t start = p->pos;
+    size_t start = p->pos, len;
     int integral = 1;
     long long ll;
     double d;
-    char *text;
+    char small[32], *text;
+    enum ad_code rc = AD_OK;
 
     if (peek_is(p, '-'))
         p->pos++;
@@ -368,24 +375,29 @@ parse_number(struct parser *p, json_object **out)
         while (is_digit(p))
             p->pos++;
     }
-    text = xstrndup((const char *)p->s + start, p->pos - start);
+    /* strtoll and strtod need a terminated copy; short ones (all integers) stay on the stack */
+    len = p->pos - start;
+    text = len < sizeof(small) ? small : xmalloc(len + 1);
+    memcpy(text, p->s + start, len);
+    text[len] = '\0';
     if (integral) {
         errno = 0;
         ll = strtoll(text, NULL, 10);
         if (errno == 0) {
             *out = json_object_new_int64(ll);
-            free(text);
-            return AD_OK;
+            goto done;
         }
     }
     d = strtod(text, NULL);
     if (isinf(d)) {
-        free(text);
-        return fail_at(p, start, "number out of range");
+        rc = fail_at(p, start, "number out of range");
+        goto done;
     }
     *out = json_object_new_double_s(d, text);
-    free(text);
-    return AD_OK;
+done:
+    if (text != small)
+        free(text);
+    return rc;
 }
 
 static enum ad_code
@@ -455,7 +467,9 @@ parse_member_name(struct parser *p)
     if (rc != AD_OK)
         return rc;
     /* the name is the member being read from here on, and where a duplicate is */
-    top->key = xstrndup(p->str.data, p->str.len);
+    sbuf_reset(&top->key);
+    sbuf_add(&top->key, p->str.data, p->str.len);
+    top->has_key = 1;
     if (json_object_object_get_ex(top->c, p->str.data, NULL))
         return fail_at(p, at, "duplicate member name \"%.*s\"", clip(p->str.data, p->str.len, 64),
                        p->str.data);
@@ -478,11 +492,14 @@ open_container(struct parser *p, json_object **done)
     if (p->depth >= p->max_depth)
         return fail_at(p, p->pos, "nesting deeper than %zu levels", p->max_depth);
     if (p->depth == p->cap) {
+        size_t i = p->cap;
         p->cap = p->cap ? p->cap * 2 : 16;
         p->stack = xrealloc(p->stack, p->cap * sizeof(*p->stack));
+        for (; i < p->cap; i++)
+            sbuf_init(&p->stack[i].key);
     }
     p->stack[p->depth].c = is_array ? json_object_new_array() : json_object_new_object();
-    p->stack[p->depth].key = NULL;
+    p->stack[p->depth].has_key = 0;
     p->depth++;
     p->pos++;
     skip_ws(p);
@@ -509,9 +526,8 @@ after_value(struct parser *p, json_object **v, int *more)
     if (is_array) {
         json_object_array_add(top->c, *v);
     } else {
-        json_object_object_add_ex(top->c, top->key, *v, JSON_C_OBJECT_ADD_KEY_IS_NEW);
-        free(top->key);
-        top->key = NULL;
+        json_object_object_add_ex(top->c, top->key.data, *v, JSON_C_OBJECT_ADD_KEY_IS_NEW);
+        top->has_key = 0;
     }
     *v = NULL;
     skip_ws(p);
@@ -544,6 +560,7 @@ jsonp_parse(const char *buf, size_t len, const struct jsonp_limits *lim, json_ob
     json_object *v = NULL;
     enum ad_code rc = AD_OK;
     int more;
+    size_t i;
 
     *out = NULL;
     sbuf_init(&p.str);
@@ -586,11 +603,10 @@ jsonp_parse(const char *buf, size_t len, const struct jsonp_limits *lim, json_ob
 
 cleanup:
     /* Containers join their parent only when complete, so each open frame owns its own. */
-    while (p.depth > 0) {
-        p.depth--;
-        json_object_put(p.stack[p.depth].c);
-        free(p.stack[p.depth].key);
-    }
+    while (p.depth > 0)
+        json_object_put(p.stack[--p.depth].c);
+    for (i = 0; i < p.cap; i++)
+        sbuf_free(&p.stack[i].key);
     json_object_put(v);
     free(p.stack);
     sbuf_free(&p.str);
@@ -606,20 +622,119 @@ jsonp_str(json_object *v)
                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
+/* The escaping json-c applies with JSON_C_TO_STRING_NOSLASHESCAPE, byte for byte. */
+static void
+write_string(struct sbuf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0, i;
+    char esc[6];
+
+    sbuf_add(b, "\"", 1);
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *rep;
+        size_t n = 2;
+        switch (c) {
+        case '"':
+            rep = "\\\"";
+            break;
+        case '\\':
+            rep = "\\\\";
+            break;
+        case '\b':
+            rep = "\\b";
+            break;
+        case '\f':
+            rep = "\\f";
+            break;
+        case '\n':
+            rep = "\\n";
+            break;
+        case '\r':
+            rep = "\\r";
+            break;
+        case '\t':
+            rep = "\\t";
+            break;
+        default:
+            if (c >= 0x20)
+                continue;
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xf];
+            rep = esc;
+            n = 6;
+        }
+        sbuf_add(b, s + run, i - run);
+        sbuf_add(b, rep, n);
+        run = i + 1;
+    }
+    sbuf_add(b, s + run, len - run);
+    sbuf_add(b, "\"", 1);
+}
+
+void
+jsonp_write(struct sbuf *b, json_object *v)
+{
+    char num[24];
+    size_t i, n;
+    int64_t i64;
+    int first = 1;
+
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        sbuf_add(b, "null", 4);
+        break;
+    case json_type_boolean:
+        sbuf_adds(b, json_object_get_boolean(v) ? "true" : "false");
+        break;
+    case json_type_int:
+        /* json-c keeps values above INT64_MAX as uint64 and clamps the int64 view */
+        i64 = json_object_get_int64(v);
+        if (i64 == INT64_MAX)
+            n = (size_t)snprintf(num, sizeof(num), "%" PRIu64, json_object_get_uint64(v));
+        else
+            n = (size_t)snprintf(num, sizeof(num), "%" PRId64, i64);
+        sbuf_add(b, num, n);
+        break;
+    case json_type_double:
+        /* the text a number was read as, or json-c's own formatting */
+        sbuf_adds(b, jsonp_str(v));
+        break;
+    case json_type_string:
+        write_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        break;
+    case json_type_array:
+        sbuf_add(b, "[", 1);
+        n = json_object_array_length(v);
+        for (i = 0; i < n; i++) {
+            if (i > 0)
+                sbuf_add(b, ",", 1);
+            jsonp_write(b, json_object_array_get_idx(v, i));
+        }
+        sbuf_add(b, "]", 1);
+        break;
+    case json_type_object:
+        sbuf_add(b, "{", 1);
+        json_object_object_foreach(v, name, member)
+        {
+            if (!first)
+                sbuf_add(b, ",", 1);
+            first = 0;
+            write_string(b, name, strlen(name));
+            sbuf_add(b, ":", 1);
+            jsonp_write(b, member);
+        }
+        sbuf_add(b, "}", 1);
+        break;
+    }
+}
+
 static int
 cmp_names(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Names and strings go through json-c so their escaping matches jsonp_str exactly. */
-static void
-canonical_string(struct sbuf *b, const char *s)
-{
-    json_object *tmp = json_object_new_string(s);
-
-    sbuf_adds(b, jsonp_str(tmp));
-    json_object_put(tmp);
 }
 
 static void canonical(struct sbuf *b, json_object *v);
@@ -640,7 +755,7 @@ canonical_object(struct sbuf *b, json_object *v)
     for (i = 0; i < n; i++) {
         if (i > 0)
             sbuf_adds(b, ",");
-        canonical_string(b, names[i]);
+        write_string(b, names[i], strlen(names[i]));
         sbuf_adds(b, ":");
         canonical(b, json_object_object_get(v, names[i]));
     }
@@ -668,7 +783,7 @@ canonical(struct sbuf *b, json_object *v)
         sbuf_adds(b, "]");
         break;
     default:
-        sbuf_adds(b, jsonp_str(v));
+        jsonp_write(b, v);
         break;
     }
 }

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "err.h"
+#include "xalloc.h"
 
 struct jsonp_limits {
     size_t max_depth;  /* nesting of arrays/objects; the top value is depth 1 */
@@ -41,6 +42,14 @@ enum ad_code jsonp_parse(const char *buf, size_t len, const struct jsonp_limits 
  * owned by `v` and valid until `v` is released or serialised again. NULL gives "null".
  */
 const char *jsonp_str(json_object *v);
+
+/*
+ * Appends the same text as jsonp_str to `b`, without the per-object buffer json-c
+ * keeps: the hot paths (documents, answers, statement parameters) serialise straight
+ * into the buffer that carries the text on. Recursion depth is the value's nesting,
+ * which jsonp_parse bounds.
+ */
+void jsonp_write(struct sbuf *b, json_object *v);
 
 /*
  * Serialises `v` with object members sorted by name at every level, into a newly

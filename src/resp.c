@@ -21,6 +21,16 @@ resp_init(struct resp *r)
 }
 
 void
+resp_reset(struct resp *r)
+{
+    r->status = 200;
+    sbuf_recycle(&r->headers, RESP_KEEP_BYTES);
+    sbuf_recycle(&r->body, RESP_KEEP_BYTES);
+    r->content_type = NULL;
+    r->omit_body = 0;
+}
+
+void
 resp_free(struct resp *r)
 {
     sbuf_free(&r->headers);
@@ -45,22 +55,20 @@ resp_json(struct resp *r, int status, json_object *body)
     r->status = status;
     r->content_type = "application/json";
     sbuf_reset(&r->body);
-    sbuf_adds(&r->body, jsonp_str(body));
+    jsonp_write(&r->body, body);
 }
 
 void
 resp_json_with(struct resp *r, int status, json_object *body, const char *name,
                const char *json_text)
 {
-    const char *text = jsonp_str(body);
-    size_t len = strlen(text);
-
     r->status = status;
     r->content_type = "application/json";
     sbuf_reset(&r->body);
-    /* text is "{...}": reopen it before the closing brace */
-    sbuf_add(&r->body, text, len - 1);
-    sbuf_addf(&r->body, "%s\"%s\":", len > 2 ? "," : "", name);
+    jsonp_write(&r->body, body);
+    /* the text is "{...}": reopen it before the closing brace */
+    r->body.len--;
+    sbuf_addf(&r->body, "%s\"%s\":", r->body.len > 1 ? "," : "", name);
     sbuf_adds(&r->body, json_text);
     sbuf_adds(&r->body, "}");
 }
@@ -99,7 +107,7 @@ resp_problem(struct resp *r, const struct ad_error *err)
     r->status = status;
     r->content_type = "application/problem+json";
     sbuf_reset(&r->body);
-    sbuf_adds(&r->body, jsonp_str(p));
+    jsonp_write(&r->body, p);
     json_object_put(p);
     if (code == AD_UNAVAILABLE)
         resp_header(r, "Retry-After", "1");

@@ -20,7 +20,15 @@ struct resp {
 };
 
 void resp_init(struct resp *r);
+/*
+ * Makes `r` as resp_init does, reusing its buffers: a worker keeps one resp for its
+ * life, so a typical answer allocates nothing here. Buffers that grew beyond
+ * RESP_KEEP_BYTES (a long log page) are released instead of kept.
+ */
+void resp_reset(struct resp *r);
 void resp_free(struct resp *r);
+
+#define RESP_KEEP_BYTES (64 * 1024)
 
 /* Adds a header line. Values come from the server, never verbatim from a client. */
 void resp_header(struct resp *r, const char *name, const char *fmt, ...)

@@ -560,14 +560,15 @@ int_param(struct params *p, int64_t v)
     return keep(p, xasprintf("%" PRId64, v));
 }
 
-/*
- * The JSON text of `v` ("null" for NULL), copied: jsonp_str's buffer belongs to `v`
- * and would be overwritten should the same object be serialised twice in one call.
- */
+/* The JSON text of `v` ("null" for NULL), owned by `p`. */
 static const char *
 json_param(struct params *p, json_object *v)
 {
-    return keep(p, xstrdup(jsonp_str(v)));
+    struct sbuf b;
+
+    sbuf_init(&b);
+    jsonp_write(&b, v);
+    return keep(p, b.data);
 }
 
 /* Like json_param, but SQL NULL for NULL (an absent target or data). */

@@ -57,26 +57,26 @@ fcgi_read(void *ctx, char *buf, size_t n)
     return FCGX_GetStr(buf, want, (FCGX_Stream *)ctx);
 }
 
+/*
+ * Answers one request. `resp` and `out` belong to the process and are reused from one
+ * request to the next, so a typical answer costs no allocation for its text.
+ */
 static void
-handle_one(struct api *api, FCGX_Request *rq)
+handle_one(struct api *api, FCGX_Request *rq, struct resp *resp, struct sbuf *out)
 {
     struct req r;
-    struct resp resp;
     struct ad_error err = {0};
-    struct sbuf out;
 
-    resp_init(&resp);
+    resp_reset(resp);
     if (req_init(&r, rq->envp, fcgi_read, rq->in, &err) != AD_OK)
-        resp_problem(&resp, &err);
+        resp_problem(resp, &err);
     else
-        api_handle(api, &r, &resp);
-    if (resp.status >= 500)
-        fprintf(stderr, "actiond[%d]: %d %s %s\n", (int)getpid(), resp.status, r.method, r.path);
-    sbuf_init(&out);
-    resp_write(&resp, &out);
-    FCGX_PutStr(out.data, (int)out.len, rq->out);
-    sbuf_free(&out);
-    resp_free(&resp);
+        api_handle(api, &r, resp);
+    if (resp->status >= 500)
+        fprintf(stderr, "actiond[%d]: %d %s %s\n", (int)getpid(), resp->status, r.method, r.path);
+    sbuf_recycle(out, RESP_KEEP_BYTES);
+    resp_write(resp, out);
+    FCGX_PutStr(out->data, (int)out->len, rq->out);
     req_free(&r);
     ad_error_clear(&err);
 }
@@ -106,6 +106,8 @@ serve(const struct config *cfg, const struct catalog *cat, int listen_fd)
     struct store *store = store_open(cfg->database_url);
     struct api *api = api_new(cfg, store, cat);
     FCGX_Request rq;
+    struct resp resp;
+    struct sbuf out;
     sigset_t term, none;
 
     sigemptyset(&term);
@@ -113,6 +115,8 @@ serve(const struct config *cfg, const struct catalog *cat, int listen_fd)
     sigaddset(&term, SIGINT);
     sigemptyset(&none);
     install_stop_handler(on_stop_signal);
+    resp_init(&resp);
+    sbuf_init(&out);
     FCGX_InitRequest(&rq, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
     sigprocmask(SIG_BLOCK, &term, NULL);
     while (!stopping) {
@@ -125,10 +129,12 @@ serve(const struct config *cfg, const struct catalog *cat, int listen_fd)
                 fprintf(stderr, "actiond[%d]: accept failed (%d); exiting\n", (int)getpid(), rc);
             break;
         }
-        handle_one(api, &rq);
+        handle_one(api, &rq, &resp, &out);
         finish(&rq);
     }
     FCGX_Free(&rq, 0);
+    resp_free(&resp);
+    sbuf_free(&out);
     api_free(api);
     store_close(store);
 }

@@ -135,6 +135,15 @@ sbuf_reset(struct sbuf *b)
 }
 
 void
+sbuf_recycle(struct sbuf *b, size_t keep)
+{
+    if (b->cap > keep)
+        sbuf_free(b);
+    else
+        sbuf_reset(b);
+}
+
+void
 sbuf_free(struct sbuf *b)
 {
     if (b == NULL)

@@ -29,6 +29,8 @@ void sbuf_add(struct sbuf *b, const char *s, size_t n);
 void sbuf_adds(struct sbuf *b, const char *s);
 void sbuf_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sbuf_reset(struct sbuf *b);
+/* Empties `b` for reuse, keeping its storage unless that grew beyond `keep` bytes. */
+void sbuf_recycle(struct sbuf *b, size_t keep);
 /* Frees the storage; the buffer may be reused after sbuf_init. Accepts NULL. */
 void sbuf_free(struct sbuf *b);
 

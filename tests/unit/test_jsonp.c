@@ -62,13 +62,27 @@ parse_bad_lim(const char *s, const struct jsonp_limits *lim, const char *want)
     parse_bad_len(s, strlen(s), lim, want);
 }
 
-/* Parses and serialises back, compactly. */
+/* jsonp_write's text for `v`, which must be json-c's (jsonp_str) byte for byte. */
+static void
+assert_write_matches(json_object *v)
+{
+    struct sbuf b;
+
+    sbuf_init(&b);
+    sbuf_adds(&b, "<");
+    jsonp_write(&b, v);
+    cr_assert_str_eq(b.data + 1, jsonp_str(v));
+    sbuf_free(&b);
+}
+
+/* Parses and serialises back, compactly, both ways. */
 static void
 roundtrip(const char *in, const char *out)
 {
     json_object *v = parse_ok(in);
 
     cr_assert_str_eq(jsonp_str(v), out);
+    assert_write_matches(v);
     json_object_put(v);
 }
 
@@ -412,6 +426,41 @@ Test(jsonp, str_of_null_and_no_slash_escape)
     cr_assert_str_eq(jsonp_str(NULL), "null");
     cr_assert_str_eq(jsonp_str(v), "{\"u\":\"a/b\",\"n\":null}");
     json_object_put(v);
+}
+
+Test(jsonp, write_matches_json_c_for_every_value)
+{
+    char bytes[128];
+    json_object *o = json_object_new_object(), *a = json_object_new_array();
+    int c;
+
+    /* every ASCII byte, NUL included, in a value and in a member name */
+    for (c = 0; c < 128; c++)
+        bytes[c] = (char)c;
+    json_object_array_add(a, json_object_new_string_len(bytes, sizeof(bytes)));
+    json_object_object_add(o, bytes + 1, json_object_new_string("\xc3\xa9\xe2\x82\xac/\x7f"));
+    json_object_array_add(a, json_object_new_int64(INT64_MIN));
+    json_object_array_add(a, json_object_new_int64(INT64_MAX));
+    json_object_array_add(a, json_object_new_uint64(UINT64_MAX));
+    json_object_array_add(a, json_object_new_int64(0));
+    json_object_array_add(a, json_object_new_double(0.1));
+    json_object_array_add(a, json_object_new_double(1.0));
+    json_object_array_add(a, json_object_new_double(-2.5e300));
+    json_object_array_add(a, json_object_new_double_s(1.5, "1.50"));
+    json_object_array_add(a, json_object_new_boolean(1));
+    json_object_array_add(a, json_object_new_boolean(0));
+    json_object_array_add(a, NULL);
+    json_object_array_add(a, json_object_new_object());
+    json_object_array_add(a, json_object_new_array());
+    json_object_object_add(o, "", json_object_new_string(""));
+    json_object_object_add(o, "n", NULL);
+    json_object_object_add(o, "list", a);
+    assert_write_matches(o);
+    assert_write_matches(a);
+    assert_write_matches(NULL);
+    json_object_put(o);
+    roundtrip("{\"a\":[{},[],{\"b\":[[]]}],\"c\":12345678901234567890123,\"d\":-0.0}",
+              "{\"a\":[{},[],{\"b\":[[]]}],\"c\":12345678901234567890123,\"d\":-0.0}");
 }
 
 Test(jsonp, canonical_sorts_members_at_every_level)
