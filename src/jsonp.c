@@ -622,9 +622,8 @@ jsonp_str(json_object *v)
                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
-/* The escaping json-c applies with JSON_C_TO_STRING_NOSLASHESCAPE, byte for byte. */
-static void
-write_string(struct sbuf *b, const char *s, size_t len)
+void
+jsonp_write_string(struct sbuf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t run = 0, i;
@@ -703,7 +702,7 @@ jsonp_write(struct sbuf *b, json_object *v)
         sbuf_adds(b, jsonp_str(v));
         break;
     case json_type_string:
-        write_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        jsonp_write_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
         break;
     case json_type_array:
         sbuf_add(b, "[", 1);
@@ -722,7 +721,7 @@ jsonp_write(struct sbuf *b, json_object *v)
             if (!first)
                 sbuf_add(b, ",", 1);
             first = 0;
-            write_string(b, name, strlen(name));
+            jsonp_write_string(b, name, strlen(name));
             sbuf_add(b, ":", 1);
             jsonp_write(b, member);
         }
@@ -755,7 +754,7 @@ canonical_object(struct sbuf *b, json_object *v)
     for (i = 0; i < n; i++) {
         if (i > 0)
             sbuf_adds(b, ",");
-        write_string(b, names[i], strlen(names[i]));
+        jsonp_write_string(b, names[i], strlen(names[i]));
         sbuf_adds(b, ":");
         canonical(b, json_object_object_get(v, names[i]));
     }

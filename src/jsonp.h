@@ -51,6 +51,9 @@ const char *jsonp_str(json_object *v);
  */
 void jsonp_write(struct sbuf *b, json_object *v);
 
+/* Appends `len` bytes of `s` as a JSON string, escaped as jsonp_str escapes. */
+void jsonp_write_string(struct sbuf *b, const char *s, size_t len);
+
 /*
  * Serialises `v` with object members sorted by name at every level, into a newly
  * allocated string the caller frees. Two equal documents give identical bytes.

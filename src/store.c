@@ -624,20 +624,6 @@ col_str(const PGresult *r, int row, int col)
  * A stored value the reader rejects is a server-side fault: AD_INTERNAL, logged
  * without the reader's detail, which may quote the document.
  */
-/* A text column as a JSON string, SQL NULL as JSON null (a new reference or NULL). */
-static json_object *
-col_opt_string(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? NULL : json_object_new_string(PQgetvalue(r, row, col));
-}
-
-/* A bigint column as a JSON integer, SQL NULL as JSON null. */
-static json_object *
-col_opt_int(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? NULL : json_object_new_int64(col_i64(r, row, col));
-}
-
 static enum ad_code
 col_json(const PGresult *r, int row, int col, json_object **out, struct ad_error *err)
 {
@@ -948,19 +934,61 @@ cleanup:
     return rc;
 }
 
-enum ad_code
-store_log(struct store *s, int64_t id, int64_t since, int limit, json_object **entries,
-          struct ad_error *err)
+/* A column written into a JSON text: `kind` says how; SQL NULL is null. */
+enum log_col {
+    LOG_NUMBER, /* a bigint, whose text is a JSON number */
+    LOG_STRING, /* text, as a JSON string */
+    LOG_JSON,   /* json or jsonb, whose text is JSON */
+};
+
+static void
+write_col(struct sbuf *b, const PGresult *r, int row, int col, enum log_col kind)
 {
+    const char *v = PQgetvalue(r, row, col);
+    size_t len = (size_t)PQgetlength(r, row, col);
+
+    if (PQgetisnull(r, row, col))
+        sbuf_add(b, "null", 4);
+    else if (kind == LOG_STRING)
+        jsonp_write_string(b, v, len);
+    else
+        sbuf_add(b, v, len);
+}
+
+enum ad_code
+store_log(struct store *s, int64_t id, int64_t since, int limit, struct sbuf *out, size_t *n,
+          int64_t *last, struct ad_error *err)
+{
+    /* Member order is the documented one (docs/api.md), one per ST_LOG column. */
+    static const struct {
+        const char *name;
+        enum log_col kind;
+    } members[] = {
+        {"version", LOG_NUMBER},
+        {"action", LOG_STRING},
+        {"target", LOG_JSON},
+        {"data", LOG_JSON},
+        {"actor", LOG_STRING},
+        {"applied_at", LOG_STRING},
+        {"idempotency_key", LOG_STRING},
+        {"forward", LOG_JSON},
+        {"inverse", LOG_JSON},
+        {"state", LOG_STRING},
+        {"reverts", LOG_NUMBER},
+        {"touches", LOG_JSON},
+        {"based_on", LOG_NUMBER},
+        {"merged_over", LOG_JSON},
+    };
     struct params own = {0};
     const char *vals[3];
     struct call k = {CALL_EXEC, ST_LOG, 3, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
-    json_object *list = NULL, *e, *v;
     int i, ntuples;
+    size_t m;
     enum ad_code rc;
 
-    *entries = NULL;
+    *n = 0;
+    *last = since;
     rc = ensure_conn(s, err);
     if (rc != AD_OK)
         return rc;
@@ -971,44 +999,22 @@ store_log(struct store *s, int64_t id, int64_t since, int limit, json_object **e
         rc = fail(s, &k, res, err);
         goto cleanup;
     }
-    list = json_object_new_array();
     ntuples = PQntuples(res);
+    sbuf_add(out, "[", 1);
     for (i = 0; i < ntuples; i++) {
-        /* Member order is the documented one (docs/api.md): json-c keeps insertion order. */
-        e = json_object_new_object();
-        json_object_array_add(list, e);
-        json_object_object_add(e, "version", json_object_new_int64(col_i64(res, i, 0)));
-        json_object_object_add(e, "action", json_object_new_string(PQgetvalue(res, i, 1)));
-        if ((rc = col_json(res, i, 2, &v, err)) != AD_OK)
-            goto cleanup;
-        json_object_object_add(e, "target", v);
-        if ((rc = col_json(res, i, 3, &v, err)) != AD_OK)
-            goto cleanup;
-        json_object_object_add(e, "data", v);
-        json_object_object_add(e, "actor", json_object_new_string(PQgetvalue(res, i, 4)));
-        json_object_object_add(e, "applied_at", json_object_new_string(PQgetvalue(res, i, 5)));
-        json_object_object_add(e, "idempotency_key", col_opt_string(res, i, 6));
-        if ((rc = col_json(res, i, 7, &v, err)) != AD_OK)
-            goto cleanup;
-        json_object_object_add(e, "forward", v);
-        if ((rc = col_json(res, i, 8, &v, err)) != AD_OK)
-            goto cleanup;
-        json_object_object_add(e, "inverse", v);
-        json_object_object_add(e, "state", col_opt_string(res, i, 9));
-        json_object_object_add(e, "reverts", col_opt_int(res, i, 10));
-        if ((rc = col_json(res, i, 11, &v, err)) != AD_OK)
-            goto cleanup;
-        json_object_object_add(e, "touches", v);
-        json_object_object_add(e, "based_on", col_opt_int(res, i, 12));
-        if ((rc = col_json(res, i, 13, &v, err)) != AD_OK)
-            goto cleanup;
-        json_object_object_add(e, "merged_over", v);
+        sbuf_adds(out, i ? ",{" : "{");
+        for (m = 0; m < sizeof(members) / sizeof(members[0]); m++) {
+            sbuf_addf(out, "%s\"%s\":", m ? "," : "", members[m].name);
+            write_col(out, res, i, (int)m, members[m].kind);
+        }
+        sbuf_add(out, "}", 1);
     }
-    *entries = list;
-    list = NULL;
+    sbuf_add(out, "]", 1);
+    *n = (size_t)ntuples;
+    if (ntuples > 0)
+        *last = col_i64(res, ntuples - 1, 0);
 
 cleanup:
-    json_object_put(list);
     PQclear(res);
     params_free(&own);
     return rc;

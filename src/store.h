@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "err.h"
+#include "xalloc.h"
 
 struct store;
 
@@ -152,11 +153,13 @@ enum ad_code store_list(struct store *s, const char *type, int64_t after, int li
 
 /*
  * The log of resource `id` with version > `since`, oldest first, at most `limit`
- * entries, as a new JSON array (caller releases) of objects
- * {version, action, target, data, actor, applied_at, idempotency_key, forward, inverse}.
+ * entries, appended to `out` as the text of one JSON array of objects {version, action,
+ * target, data, actor, applied_at, idempotency_key, forward, inverse, state, reverts,
+ * touches, based_on, merged_over}; the JSON columns are written as PostgreSQL renders
+ * them, never parsed. *n gets the number of entries, *last the last one's version.
  */
-enum ad_code store_log(struct store *s, int64_t id, int64_t since, int limit, json_object **entries,
-                       struct ad_error *err);
+enum ad_code store_log(struct store *s, int64_t id, int64_t since, int limit, struct sbuf *out,
+                       size_t *n, int64_t *last, struct ad_error *err);
 
 /*
  * The log entries after version `after`, at most `limit`, with only version, touches

@@ -3,6 +3,7 @@
 guarantee: neither the application role nor the owner can UPDATE, DELETE or TRUNCATE
 it."""
 
+import json
 import unittest
 
 from client import (APP_DATABASE_URL, DATABASE_URL, ApiTestCase, apply_patch,
@@ -48,6 +49,48 @@ class LogThroughTheApi(ApiTestCase):
             self.assertIn("idempotency_key", entry)
             self.assertIsInstance(entry["forward"], list)
             self.assertIsInstance(entry["inverse"], list)
+
+    def test_entries_are_the_rows_with_every_member(self):
+        # the page is written from the rows' text without parsing: every member, in the
+        # documented order, must still equal the row read as JSON by PostgreSQL itself
+        members = ["version", "action", "target", "data", "actor", "applied_at",
+                   "idempotency_key", "forward", "inverse", "state", "reverts", "touches",
+                   "based_on", "merged_over"]
+        resp = request("POST", "/clips")
+        self.assertEqual(resp.status, 201, resp)
+        clip = resp.body["id"]
+        steps = [
+            ({}, {"action": "add_crop_keyframe",
+                  "data": {"frame": 7, "x": 1, "y": 2, "width": 30, "height": 40}}),
+            ({"Idempotency-Key": "log-page-key/1"},
+             {"action": "set_trim_range", "data": {"start": 0.5, "end": 7.25}}),
+            ({}, {"action": "undo"}),
+        ]
+        for version, (headers, envelope) in enumerate(steps, start=1):
+            resp = request("POST", f"/clips/{clip}/actions", headers=headers,
+                           body=dict(envelope, expected_version=version))
+            self.assertEqual(resp.status, 200, resp)
+        resp = request("GET", f"/clips/{clip}/actions")
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(list(resp.body), ["resource", "current_version", "_links", "entries"])
+        rows = json.loads(psql_value(DATABASE_URL, f"""
+            SELECT json_agg(json_build_object(
+                'version', version, 'action', action, 'target', target, 'data', data,
+                'actor', actor, 'idempotency_key', idempotency_key, 'forward', forward,
+                'inverse', inverse, 'state', state, 'reverts', reverts,
+                'touches', touches, 'based_on', based_on, 'merged_over', merged_over)
+                ORDER BY version)
+            FROM {log_table()} WHERE resource_id = {int(clip)}"""))
+        entries = resp.body["entries"]
+        self.assertEqual([e["version"] for e in entries], [1, 2, 3, 4])
+        self.assertEqual(len(rows), 4)
+        for entry, row in zip(entries, rows):
+            self.assertEqual(list(entry), members)
+            self.assertEqual({k: v for k, v in entry.items() if k != "applied_at"}, row)
+            self.assertIsInstance(entry["applied_at"], str)
+        self.assertEqual(entries[2]["idempotency_key"], "log-page-key/1")
+        self.assertEqual(entries[2]["data"], {"start": 0.5, "end": 7.25})
+        self.assertEqual(entries[3]["reverts"], 3)
 
     def test_since_defaults_to_zero(self):
         resp = request("GET", f"/clips/{self.clip_id}/actions")
