@@ -312,7 +312,6 @@ create_keyed(struct call *c, json_object *body, json_object *data, struct store_
 {
     struct store_row row = {0};
     struct store_idem idem = {0};
-    json_object *response = NULL;
     char *key = NULL, *fingerprint = NULL;
     int replayed;
     enum ad_code rc;
@@ -325,11 +324,9 @@ create_keyed(struct call *c, json_object *body, json_object *data, struct store_
         rc = replay_create(c, key, fingerprint, &replayed);
         if (rc != AD_OK || replayed)
             goto out;
-        response = json_object_new_object();
-        json_object_object_add(response, "status", json_object_new_int(201));
         idem.key = key;
         idem.fingerprint = fingerprint;
-        idem.response = response;
+        idem.response = "{\"status\":201}";
     }
     rc = store_create(c->api->store, cat_type_name(c->type), data, cat_type_initial_state(c->type),
                       c->actor, entry, key ? &idem : NULL, &row, &c->err);
@@ -345,7 +342,6 @@ create_keyed(struct call *c, json_object *body, json_object *data, struct store_
         answer_created(c, &row);
 out:
     store_row_clear(&row);
-    json_object_put(response);
     free(fingerprint);
     free(key);
     return rc;

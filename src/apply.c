@@ -558,7 +558,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     json_object *response = NULL, *out = NULL, *results = NULL;
     char *txn_time = NULL, *fingerprint = NULL, *location = NULL, *locked_state = NULL;
     char *doc_text = NULL;
-    struct sbuf doc;
+    struct sbuf doc, stored = {0};
     int64_t first_version, merge_base = 0, base_version = 0, *merged_over = NULL, seen;
     struct store_touches missed = {0};
     size_t n_merged = 0;
@@ -705,32 +705,31 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
         json_object_object_add(out, "based_on", json_object_new_int64(merge_base));
         json_object_object_add(out, "merged_over", list);
     }
-    /* The document goes to the database and into the answer as one serialisation; a
-     * keyed request's stored answer holds it as JSON. */
+    /* The document is serialised once: into the update's parameter, and spliced into
+     * the answer, whose text is in turn what a keyed request stores for its retries. */
     sbuf_init(&doc);
     jsonp_write(&doc, row.data);
     doc_text = doc.data;
-    if (key != NULL)
-        json_object_object_add(out, "data", json_object_get(row.data));
+    if (!no_body)
+        resp_json_with(c->resp, 200, out, "data", doc_text);
 
     if (via == VIA_VERB)
         location = api_href(c, c->id, "");
     if (key != NULL) {
-        /* what a retry with the key gets back */
         response = json_object_new_object();
         json_object_object_add(response, "status", json_object_new_int(no_body ? 204 : 200));
-        if (!no_body)
-            json_object_object_add(response, "body", json_object_get(out));
         if (location != NULL)
             json_object_object_add(response, "location", json_object_new_string(location));
+        sbuf_init(&stored);
+        jsonp_write_with(&stored, response, no_body ? NULL : "body", c->resp->body.data);
     }
     idem.key = key;
     idem.fingerprint = fingerprint;
-    idem.response = response;
+    idem.response = stored.data;
     rc = store_commit(st, &row, doc_text, entries, ar->n, c->actor, key ? &idem : NULL, &c->err);
     locked = 0;
     if (rc != AD_OK)
-        goto out;
+        goto out; /* the caller answers with the problem, replacing the body */
 
     api_set_etag(c, row.version);
     resp_header(c->resp, "Cache-Control", "no-store");
@@ -738,10 +737,6 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
         resp_empty(c->resp, 204);
         if (location != NULL)
             resp_header(c->resp, "Location", "%s", location);
-    } else if (key != NULL) {
-        resp_json(c->resp, 200, out);
-    } else {
-        resp_json_with(c->resp, 200, out, "data", doc_text);
     }
 out:
     /* every 409 says which version the client should catch up with (SPEC 3.1) */
@@ -769,6 +764,7 @@ out:
     free(location);
     free(txn_time);
     free(doc_text);
+    sbuf_free(&stored);
     row.state = locked_state;
     store_row_clear(&row);
     return rc;

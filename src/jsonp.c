@@ -730,6 +730,22 @@ jsonp_write(struct sbuf *b, json_object *v)
     }
 }
 
+void
+jsonp_write_with(struct sbuf *b, json_object *obj, const char *name, const char *json_text)
+{
+    jsonp_write(b, obj);
+    if (name == NULL)
+        return;
+    /* reopen "{...}" before its closing brace */
+    b->len--;
+    if (b->data[b->len - 1] != '{')
+        sbuf_add(b, ",", 1);
+    jsonp_write_string(b, name, strlen(name));
+    sbuf_add(b, ":", 1);
+    sbuf_adds(b, json_text);
+    sbuf_add(b, "}", 1);
+}
+
 static int
 cmp_names(const void *a, const void *b)
 {

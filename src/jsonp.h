@@ -51,6 +51,13 @@ const char *jsonp_str(json_object *v);
  */
 void jsonp_write(struct sbuf *b, json_object *v);
 
+/*
+ * Appends object `obj` as jsonp_write does, with one more member `name` last whose
+ * value is `json_text`, valid JSON text written as it is (a document serialised once,
+ * or read from the database, is spliced in, not serialised again). `name` NULL: none.
+ */
+void jsonp_write_with(struct sbuf *b, json_object *obj, const char *name, const char *json_text);
+
 /* Appends `len` bytes of `s` as a JSON string, escaped as jsonp_str escapes. */
 void jsonp_write_string(struct sbuf *b, const char *s, size_t len);
 

@@ -65,12 +65,7 @@ resp_json_with(struct resp *r, int status, json_object *body, const char *name,
     r->status = status;
     r->content_type = "application/json";
     sbuf_reset(&r->body);
-    jsonp_write(&r->body, body);
-    /* the text is "{...}": reopen it before the closing brace */
-    r->body.len--;
-    sbuf_addf(&r->body, "%s\"%s\":", r->body.len > 1 ? "," : "", name);
-    sbuf_adds(&r->body, json_text);
-    sbuf_adds(&r->body, "}");
+    jsonp_write_with(&r->body, body, name, json_text);
 }
 
 void

@@ -781,7 +781,7 @@ store_create(struct store *s, const char *type, json_object *data, const char *s
     vals[8] = json_param(&own, entry->inverse);
     vals[9] = keyed ? idem->key : NULL;
     vals[10] = keyed ? idem->fingerprint : NULL;
-    vals[11] = keyed ? opt_json_param(&own, idem->response) : NULL;
+    vals[11] = keyed ? idem->response : NULL;
     vals[12] = opt_json_param(&own, entry->touches);
 
     /* Never retried: when the connection drops after the server received the insert,
@@ -1275,7 +1275,7 @@ entry_params(struct params *own, const char **v, const struct store_entry *e, in
     v[4] = actor;
     v[5] = keyed ? idem->key : NULL;
     v[6] = keyed ? idem->fingerprint : NULL;
-    v[7] = keyed ? opt_json_param(own, idem->response) : NULL;
+    v[7] = keyed ? idem->response : NULL;
     v[8] = json_param(own, e->forward);
     v[9] = json_param(own, e->inverse);
     v[10] = e->state;

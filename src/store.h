@@ -74,12 +74,13 @@ void store_logent_free(struct store_logent *list, size_t n);
 
 /*
  * What a keyed request leaves for its retries: the key, a canonical fingerprint of the
- * request, and the response body to give back. Borrowed; NULL key means none.
+ * request, and the answer to give back as JSON text ({"status", "body"?, "location"?}).
+ * Borrowed; NULL key means none.
  */
 struct store_idem {
     const char *key;
     const char *fingerprint;
-    json_object *response;
+    const char *response;
 };
 
 /* A stored first response found for an idempotency key. Owned; store_replay_clear. */

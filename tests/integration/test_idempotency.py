@@ -7,7 +7,7 @@ import threading
 import unittest
 import uuid
 
-from client import TOKEN_BOB, ApiTestCase, assert_problem
+from client import TOKEN_BOB, ApiTestCase, assert_problem, request
 
 
 def replayed(resp):
@@ -100,6 +100,22 @@ class Idempotency(ApiTestCase):
         self.assertFalse(replayed(resp), resp.headers)
         self.assertEqual(resp.body["version"], 2)
         self.assertEqual(self.get_clip(bobs_clip)["version"], 2)
+
+    def test_keyed_transition_replays_its_204_and_location(self):
+        resp = request("POST", "/analysis_jobs")
+        self.assertEqual(resp.status, 201, resp)
+        job = resp.body["id"]
+        headers = {"Idempotency-Key": self.key}
+        first = request("POST", f"/analysis_jobs/{job}/suspend", headers=headers)
+        second = request("POST", f"/analysis_jobs/{job}/suspend", headers=headers)
+        for r in (first, second):
+            self.assertEqual(r.status, 204, r)
+            self.assertEqual(r.raw, b"", r)
+            self.assertTrue(r.header("Location").endswith(f"/analysis_jobs/{job}"), r.headers)
+        self.assertFalse(replayed(first), first.headers)
+        self.assertTrue(replayed(second), second.headers)
+        self.assertEqual(second.header("Location"), first.header("Location"))
+        self.assertEqual(len(self.log_entries(job, type_="analysis_jobs")), 2)
 
     def test_concurrent_retries_apply_once(self):
         envelope = dict(self.envelope(), id=self.key)

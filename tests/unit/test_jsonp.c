@@ -463,6 +463,25 @@ Test(jsonp, write_matches_json_c_for_every_value)
               "{\"a\":[{},[],{\"b\":[[]]}],\"c\":12345678901234567890123,\"d\":-0.0}");
 }
 
+Test(jsonp, write_with_splices_one_member_last)
+{
+    json_object *empty = json_object_new_object(), *o = parse_ok("{\"a\":[1]}");
+    struct sbuf b;
+
+    sbuf_init(&b);
+    jsonp_write_with(&b, empty, "d\"q", "{\"x\": 1}");
+    cr_assert_str_eq(b.data, "{\"d\\\"q\":{\"x\": 1}}");
+    sbuf_reset(&b);
+    jsonp_write_with(&b, o, "data", "null");
+    cr_assert_str_eq(b.data, "{\"a\":[1],\"data\":null}");
+    sbuf_reset(&b);
+    jsonp_write_with(&b, o, NULL, "ignored");
+    cr_assert_str_eq(b.data, "{\"a\":[1]}");
+    sbuf_free(&b);
+    json_object_put(empty);
+    json_object_put(o);
+}
+
 Test(jsonp, canonical_sorts_members_at_every_level)
 {
     json_object *v = parse_ok("{\"b\":{\"z\":1,\"y\":[{\"d\":1,\"c\":2}]},\"a\":null,\"B\":true}");
