@@ -430,14 +430,16 @@ Test(jsonp, str_of_null_and_no_slash_escape)
 
 Test(jsonp, write_matches_json_c_for_every_value)
 {
-    char bytes[128];
+    char bytes[129];
     json_object *o = json_object_new_object(), *a = json_object_new_array();
     int c;
 
-    /* every ASCII byte, NUL included, in a value and in a member name */
+    /* every ASCII byte, NUL included, in a value and in a member name (bytes + 1, which
+     * the terminator at bytes[128] ends) */
     for (c = 0; c < 128; c++)
         bytes[c] = (char)c;
-    json_object_array_add(a, json_object_new_string_len(bytes, sizeof(bytes)));
+    bytes[128] = '\0';
+    json_object_array_add(a, json_object_new_string_len(bytes, 128));
     json_object_object_add(o, bytes + 1, json_object_new_string("\xc3\xa9\xe2\x82\xac/\x7f"));
     json_object_array_add(a, json_object_new_int64(INT64_MIN));
     json_object_array_add(a, json_object_new_int64(INT64_MAX));
