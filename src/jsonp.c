@@ -7,7 +7,6 @@
 #include "ptr.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -340,20 +339,23 @@ is_digit(struct parser *p)
 static enum ad_code
 parse_number(struct parser *p, json_object **out)
 {
-    size_t start = p->pos, len;
-    int integral = 1;
+    size_t start = p->pos, len, digits = 0;
+    int integral = 1, negative = 0;
+    uint64_t magnitude = 0;
     long long ll;
     double d;
     char small[32], *text;
     enum ad_code rc = AD_OK;
 
-    if (peek_is(p, '-'))
+    if (peek_is(p, '-')) {
         p->pos++;
+        negative = 1;
+    }
     if (peek_is(p, '0')) {
         p->pos++;
     } else if (is_digit(p)) {
-        while (is_digit(p))
-            p->pos++;
+        for (; is_digit(p); p->pos++, digits++)
+            magnitude = magnitude * 10 + (uint64_t)(p->s[p->pos] - '0');
     } else {
         return unexpected(p);
     }
@@ -374,6 +376,11 @@ parse_number(struct parser *p, json_object **out)
             return unexpected(p);
         while (is_digit(p))
             p->pos++;
+    }
+    /* up to 18 digits cannot overflow: the common case needs neither a copy nor strtoll */
+    if (integral && digits <= 18) {
+        *out = json_object_new_int64(negative ? -(int64_t)magnitude : (int64_t)magnitude);
+        return AD_OK;
     }
     /* strtoll and strtod need a terminated copy; short ones (all integers) stay on the stack */
     len = p->pos - start;
@@ -673,6 +680,25 @@ jsonp_write_string(struct sbuf *b, const char *s, size_t len)
     sbuf_add(b, "\"", 1);
 }
 
+/*
+ * Writes magnitude in decimal, after a '-' when negative, at the end of num[24] and
+ * returns the length. A document's numbers are mostly integers, and snprintf cost
+ * several times as much per number as the rest of serialising it.
+ */
+static size_t
+format_decimal(char num[24], uint64_t magnitude, int negative)
+{
+    char *p = num + 24;
+
+    do {
+        *--p = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    if (negative)
+        *--p = '-';
+    return (size_t)(num + 24 - p);
+}
+
 void
 jsonp_write(struct sbuf *b, json_object *v)
 {
@@ -692,10 +718,12 @@ jsonp_write(struct sbuf *b, json_object *v)
         /* json-c keeps values above INT64_MAX as uint64 and clamps the int64 view */
         i64 = json_object_get_int64(v);
         if (i64 == INT64_MAX)
-            n = (size_t)snprintf(num, sizeof(num), "%" PRIu64, json_object_get_uint64(v));
+            n = format_decimal(num, json_object_get_uint64(v), 0);
+        else if (i64 < 0)
+            n = format_decimal(num, (uint64_t)0 - (uint64_t)i64, 1);
         else
-            n = (size_t)snprintf(num, sizeof(num), "%" PRId64, i64);
-        sbuf_add(b, num, n);
+            n = format_decimal(num, (uint64_t)i64, 0);
+        sbuf_add(b, num + sizeof(num) - n, n);
         break;
     case json_type_double:
         /* the text a number was read as, or json-c's own formatting */

@@ -80,7 +80,7 @@ sbuf_init(struct sbuf *b)
     b->cap = 0;
 }
 
-static void
+void
 sbuf_reserve(struct sbuf *b, size_t extra)
 {
     size_t need = b->len + extra + 1;
@@ -91,15 +91,6 @@ sbuf_reserve(struct sbuf *b, size_t extra)
         cap *= 2;
     b->data = xrealloc(b->data, cap);
     b->cap = cap;
-}
-
-void
-sbuf_add(struct sbuf *b, const char *s, size_t n)
-{
-    sbuf_reserve(b, n);
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
 }
 
 void

@@ -8,6 +8,7 @@
 #define ACTIOND_XALLOC_H
 
 #include <stddef.h>
+#include <string.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
@@ -25,7 +26,20 @@ struct sbuf {
 };
 
 void sbuf_init(struct sbuf *b);
-void sbuf_add(struct sbuf *b, const char *s, size_t n);
+/* Makes room for `extra` more bytes and the terminator; sbuf_add's slow path. */
+void sbuf_reserve(struct sbuf *b, size_t extra);
+
+/* Inline because serialising a document calls it for every token. */
+static inline void
+sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n >= b->cap)
+        sbuf_reserve(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
 void sbuf_adds(struct sbuf *b, const char *s);
 void sbuf_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sbuf_reset(struct sbuf *b);

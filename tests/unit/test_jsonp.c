@@ -327,6 +327,36 @@ Test(jsonp, int64_limits_are_integers)
     json_object_put(v);
 }
 
+/* 18 digits are read without strtoll, 19 and more with it: both sides of the switch */
+Test(jsonp, integers_either_side_of_18_digits)
+{
+    static const struct {
+        const char *text;
+        int64_t value;
+    } cases[] = {
+        {"0", 0},
+        {"-0", 0},
+        {"7", 7},
+        {"-7", -7},
+        {"999999999999999999", 999999999999999999LL},
+        {"-999999999999999999", -999999999999999999LL},
+        {"1000000000000000000", 1000000000000000000LL},
+        {"-1000000000000000000", -1000000000000000000LL},
+        {"9223372036854775806", INT64_MAX - 1},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_object *v = parse_ok(cases[i].text);
+
+        cr_assert(json_object_is_type(v, json_type_int), "%s", cases[i].text);
+        cr_assert_eq(json_object_get_int64(v), cases[i].value, "%s", cases[i].text);
+        json_object_put(v);
+    }
+    roundtrip("[-12,0,345,-999999999999999999,1000000000000000000]",
+              "[-12,0,345,-999999999999999999,1000000000000000000]");
+}
+
 Test(jsonp, fractions_and_exponents_kept_as_written)
 {
     roundtrip("[1.50,1E+2,-0.0,2e-3,0.1]", "[1.50,1E+2,-0.0,2e-3,0.1]");
