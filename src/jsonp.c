@@ -382,7 +382,7 @@ parse_number(struct parser *p, json_object **out)
         *out = json_object_new_int64(negative ? -(int64_t)magnitude : (int64_t)magnitude);
         return AD_OK;
     }
-    /* strtoll and strtod need a terminated copy; short ones (all integers) stay on the stack */
+    /* strtoll and strtod need a terminated copy; short ones stay on the stack */
     len = p->pos - start;
     text = len < sizeof(small) ? small : xmalloc(len + 1);
     memcpy(text, p->s + start, len);
@@ -681,14 +681,15 @@ jsonp_write_string(struct sbuf *b, const char *s, size_t len)
 }
 
 /*
- * Writes magnitude in decimal, after a '-' when negative, at the end of num[24] and
- * returns the length. A document's numbers are mostly integers, and snprintf cost
- * several times as much per number as the rest of serialising it.
+ * Appends magnitude in decimal, after a '-' when negative. A document's numbers are
+ * mostly integers, and snprintf cost several times as much per number as the rest of
+ * serialising it.
  */
-static size_t
-format_decimal(char num[24], uint64_t magnitude, int negative)
+static void
+write_decimal(struct sbuf *b, uint64_t magnitude, int negative)
 {
-    char *p = num + 24;
+    /* UINT64_MAX and INT64_MIN are both 20 characters */
+    char num[20], *p = num + sizeof(num);
 
     do {
         *--p = (char)('0' + magnitude % 10);
@@ -696,13 +697,12 @@ format_decimal(char num[24], uint64_t magnitude, int negative)
     } while (magnitude > 0);
     if (negative)
         *--p = '-';
-    return (size_t)(num + 24 - p);
+    sbuf_add(b, p, (size_t)(num + sizeof(num) - p));
 }
 
 void
 jsonp_write(struct sbuf *b, json_object *v)
 {
-    char num[24];
     size_t i, n;
     int64_t i64;
     int first = 1;
@@ -718,12 +718,11 @@ jsonp_write(struct sbuf *b, json_object *v)
         /* json-c keeps values above INT64_MAX as uint64 and clamps the int64 view */
         i64 = json_object_get_int64(v);
         if (i64 == INT64_MAX)
-            n = format_decimal(num, json_object_get_uint64(v), 0);
+            write_decimal(b, json_object_get_uint64(v), 0);
         else if (i64 < 0)
-            n = format_decimal(num, (uint64_t)0 - (uint64_t)i64, 1);
+            write_decimal(b, (uint64_t)0 - (uint64_t)i64, 1);
         else
-            n = format_decimal(num, (uint64_t)i64, 0);
-        sbuf_add(b, num + sizeof(num) - n, n);
+            write_decimal(b, (uint64_t)i64, 0);
         break;
     case json_type_double:
         /* the text a number was read as, or json-c's own formatting */

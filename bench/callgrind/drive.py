@@ -1,18 +1,35 @@
-# drive.py N: for bench/callgrind/run: one clip with 20 keyframes, then N update_crop_keyframe actions in order
-import http.client, json, os, sys, urllib.parse
-u = urllib.parse.urlparse(os.environ["ACTIOND_URL"])
-h = {"Authorization": "Bearer " + os.environ["ACTIOND_TOKEN"], "Content-Type": "application/json"}
-c = http.client.HTTPConnection(u.hostname, u.port)
-def req(m, p, body=None):
-    c.request(m, u.path + p, body=json.dumps(body) if body is not None else None, headers=h)
-    r = c.getresponse(); d = r.read(); return r.status, d
-s, d = req("POST", "/clips"); cid = json.loads(d)["id"]; v = 1
-for f in range(20):
-    s, d = req("POST", f"/clips/{cid}/actions", {"action": "add_crop_keyframe", "expected_version": v,
-               "data": {"frame": 30*f, "x": 10, "y": 20, "width": 640, "height": 360}})
-    assert s == 200, (s, d); v += 1
-for i in range(int(sys.argv[1])):
-    s, d = req("POST", f"/clips/{cid}/actions", {"action": "update_crop_keyframe", "target": {"frame": 30*(i % 20)},
-               "data": {"x": 100 + i % 1000}, "expected_version": v})
-    assert s == 200, (s, d); v += 1
-print("done", v)
+"""drive.py N, for bench/callgrind/run: one clip gets 20 crop keyframes, then N
+update_crop_keyframe actions, each on the version the previous one made. Requests go
+through tests/integration/client.py, which reads the stack from the environment
+(deploy/lib.sh's ad_test_env)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "integration"))
+import client  # noqa: E402
+
+
+def act(clip, body):
+    resp = client.request("POST", f"/clips/{clip}/actions", body)
+    if resp.status != 200:
+        sys.exit(f"drive.py: {body['action']} answered {resp!r}")
+    return resp.body["version"]
+
+
+def main():
+    actions = int(sys.argv[1])
+    resp = client.request("POST", "/clips")
+    if resp.status != 201:
+        sys.exit(f"drive.py: POST /clips answered {resp!r}")
+    clip, version = resp.body["id"], 1
+    for k in range(20):
+        version = act(clip, {"action": "add_crop_keyframe", "expected_version": version,
+                             "data": {"frame": 30 * k, "x": 10, "y": 20, "width": 640,
+                                      "height": 360}})
+    for i in range(actions):
+        version = act(clip, {"action": "update_crop_keyframe", "expected_version": version,
+                             "target": {"frame": 30 * (i % 20)}, "data": {"x": 100 + i % 1000}})
+    print(f"drive.py: clip {clip} at version {version}")
+
+
+main()
