@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api_impl.h"
+#include "cache.h"
 #include "ptr.h"
 #include "touch.h"
 #include "xalloc.h"
@@ -29,6 +30,7 @@ api_new(const struct config *cfg, struct store *store, const struct catalog *cat
     a->store = store;
     a->catalog = catalog;
     a->auth = auth_cache_new(cfg->token_cache_seconds);
+    a->cache = cache_new(cfg->doc_cache_bytes);
     a->max_body = cfg->max_body;
     a->limits.max_depth = cfg->max_depth;
     a->limits.max_string = cfg->max_string;
@@ -41,6 +43,7 @@ api_free(struct api *a)
     if (a == NULL)
         return;
     auth_cache_free(a->auth);
+    cache_free(a->cache);
     free(a);
 }
 

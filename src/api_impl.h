@@ -25,6 +25,7 @@ struct api {
     struct store *store;
     const struct catalog *catalog;
     struct auth_cache *auth;
+    struct cache *cache; /* documents this process wrote last (cache.h); may be NULL */
     size_t max_body;
     struct jsonp_limits limits;
 };

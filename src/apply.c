@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api_impl.h"
+#include "cache.h"
 #include "history.h"
 #include "patch.h"
 #include "sha256.h"
@@ -541,13 +542,85 @@ link_history(struct store_row *row, struct store_entry *entries, size_t n, int64
 }
 
 /*
- * Applies the items of `ar` to the resource in one transaction: lock, replay check,
- * names, preconditions, apply each item, write and log, commit. Any failure rolls
- * everything back. `body` is the request body (for the idempotency fingerprint).
+ * The answer's members, all but the document (spliced in by the caller): version, time,
+ * the action or each item's result, the state, what a merge went over. Caller frees.
  */
-enum ad_code
-apply_request(struct call *c, const struct action_request *ar, json_object *body, enum via via,
-              const char *key, struct hist_step *hs)
+static json_object *
+answer(const struct action_request *ar, const struct store_row *row,
+       const struct action_effect *eff, json_object *results, const char *txn_time,
+       int64_t merge_base, const int64_t *merged_over, size_t n_merged)
+{
+    json_object *out = json_object_new_object();
+    size_t i;
+
+    json_object_object_add(out, "success", json_object_new_boolean(1));
+    json_object_object_add(out, "version", json_object_new_int64(row->version));
+    json_object_object_add(out, "applied_at", json_object_new_string(txn_time));
+    if (ar->batch) {
+        json_object_object_add(out, "results", json_object_get(results));
+    } else {
+        json_object_object_add(out, "action", json_object_new_string(ar->items[0].name));
+        merge_result(out, &eff[0]);
+    }
+    if (row->state != NULL)
+        json_object_object_add(out, "state", json_object_new_string(row->state));
+    if (merge_base > 0) {
+        json_object *list = json_object_new_array();
+        for (i = 0; i < n_merged; i++)
+            json_object_array_add(list, json_object_new_int64(merged_over[i]));
+        json_object_object_add(out, "based_on", json_object_new_int64(merge_base));
+        json_object_object_add(out, "merged_over", list);
+    }
+    return out;
+}
+
+/*
+ * Whether the request may be compiled against a document the worker kept (cache.h) and
+ * written with one conditional statement: a single change by an action, a verb or a
+ * patch, without an idempotency key (whose replay check needs the transaction). Undo
+ * and redo read the log, and a delete is rare enough to take the locked path.
+ */
+static int
+may_use_cache(const struct call *c, const struct action_request *ar, enum via via, const char *key)
+{
+    return c->api->cache != NULL && key == NULL && ar->n == 1 && !ar->batch &&
+           (via == VIA_ACTIONS || via == VIA_VERB || via == VIA_JSON_PATCH ||
+            via == VIA_MERGE_PATCH);
+}
+
+/* The kept row of the call's resource at version `seen` (any version when 0), with its
+ * document parsed; 0 when there is none. */
+static int
+recall(struct call *c, int64_t seen, struct store_row *row)
+{
+    struct ad_error perr = {0};
+    enum ad_code rc;
+
+    if (!cache_get(c->api->cache, cat_type_name(c->type), c->id, seen, row))
+        return 0;
+    rc = jsonp_parse(row->data_text, strlen(row->data_text), &c->api->limits, &row->data, &perr);
+    ad_error_clear(&perr);
+    free(row->data_text);
+    row->data_text = NULL;
+    if (rc == AD_OK && !row->deleted)
+        return 1;
+    store_row_clear(row);
+    return 0;
+}
+
+/*
+ * One try at applying the items of `ar` to the resource in one transaction: lock, replay
+ * check, names, preconditions, apply each item, write and log, commit. Any failure rolls
+ * everything back. `body` is the request body (for the idempotency fingerprint).
+ * With `from_cache`, the resource is what the worker kept instead of a locked read, and
+ * the write commits only if the row is still at that version; *retry_locked is set
+ * when the try must be repeated the ordinary way: nothing kept, the row moved on, or a
+ * failure the locked read might answer differently (a 409 instead of a 422 when the
+ * row moved on). Nothing has been written or answered then.
+ */
+static enum ad_code
+attempt(struct call *c, const struct action_request *ar, json_object *body, enum via via,
+        const char *key, struct hist_step *hs, int from_cache, int *retry_locked)
 {
     struct store *st = c->api->store;
     struct store_row row = {0};
@@ -558,16 +631,17 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     json_object *response = NULL, *out = NULL, *results = NULL;
     char *txn_time = NULL, *fingerprint = NULL, *location = NULL, *locked_state = NULL;
     char *doc_text = NULL;
-    struct sbuf doc, stored = {0};
+    struct sbuf doc = {0}, stored = {0};
     int64_t first_version, merge_base = 0, base_version = 0, *merged_over = NULL, seen;
     struct store_touches missed = {0};
     size_t n_merged = 0;
     json_object *touches = NULL, *before = NULL;
     int merging;
-    int locked = 0, needs, found, no_body = via == VIA_VERB || via == VIA_DELETE;
+    int locked = 0, sent = 0, needs, found, no_body = via == VIA_VERB || via == VIA_DELETE;
     size_t i;
     enum ad_code rc;
 
+    *retry_locked = 0;
     /* A request that can only succeed at the version it saw does not even wait for the
      * lock at another (issue 5); one that may merge or replay an earlier attempt
      * succeeds at others. A merging one gets what it missed with the lock. */
@@ -577,8 +651,16 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
         missed.after = seen;
         missed.limit = HISTORY_MAX_SPAN + 1;
     }
-    rc = store_lock(st, cat_type_name(c->type), c->id, key == NULL && !merging ? seen : 0,
-                    missed.after > 0 ? &missed : NULL, &row, &txn_time, &c->err);
+    if (from_cache) {
+        if (!recall(c, seen, &row)) {
+            *retry_locked = 1;
+            return AD_OK;
+        }
+        rc = AD_OK;
+    } else {
+        rc = store_lock(st, cat_type_name(c->type), c->id, key == NULL && !merging ? seen : 0,
+                        missed.after > 0 ? &missed : NULL, &row, &txn_time, &c->err);
+    }
     locked_state = row.state; /* row.state may come to point into eff; this is freed */
     if (rc == AD_CONFLICT && row.id != 0) {
         /* stale before the lock: the same answer as under it, without the wait */
@@ -592,7 +674,7 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     }
     if (rc != AD_OK)
         goto out;
-    locked = 1;
+    locked = !from_cache;
     base_version = row.version;
 
     /* A retry carries a now-stale version (or finds the resource it deleted), so the
@@ -686,35 +768,26 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
     row.version += (int64_t)ar->n;
     link_history(&row, entries, ar->n, first_version, via, hs);
 
-    out = json_object_new_object();
-    json_object_object_add(out, "success", json_object_new_boolean(1));
-    json_object_object_add(out, "version", json_object_new_int64(row.version));
-    json_object_object_add(out, "applied_at", json_object_new_string(txn_time));
-    if (ar->batch) {
-        json_object_object_add(out, "results", json_object_get(results));
-    } else {
-        json_object_object_add(out, "action", json_object_new_string(ar->items[0].name));
-        merge_result(out, &eff[0]);
-    }
-    if (row.state != NULL)
-        json_object_object_add(out, "state", json_object_new_string(row.state));
-    if (merge_base > 0) {
-        json_object *list = json_object_new_array();
-        for (i = 0; i < n_merged; i++)
-            json_object_array_add(list, json_object_new_int64(merged_over[i]));
-        json_object_object_add(out, "based_on", json_object_new_int64(merge_base));
-        json_object_object_add(out, "merged_over", list);
-    }
     /* The document is serialised once: into the update's parameter, and spliced into
      * the answer, whose text is in turn what a keyed request stores for its retries. */
     sbuf_init(&doc);
     jsonp_write(&doc, row.data);
     doc_text = doc.data;
-    if (!no_body)
-        resp_json_with(c->resp, 200, out, "data", doc_text);
-
     if (via == VIA_VERB)
         location = api_href(c, c->id, "");
+    if (from_cache) {
+        sent = 1;
+        rc = store_write_at(st, &row, doc_text, &entries[0], c->actor, &txn_time, &c->err);
+        if (rc != AD_OK) {
+            /* moved on (a 409 here): start over; anything else: the outcome is unknown */
+            cache_drop(c->api->cache, c->id);
+            *retry_locked = rc == AD_CONFLICT;
+            goto out;
+        }
+    }
+    out = answer(ar, &row, eff, results, txn_time, merge_base, merged_over, n_merged);
+    if (!no_body)
+        resp_json_with(c->resp, 200, out, "data", doc_text);
     if (key != NULL) {
         response = json_object_new_object();
         json_object_object_add(response, "status", json_object_new_int(no_body ? 204 : 200));
@@ -723,13 +796,19 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
         sbuf_init(&stored);
         jsonp_write_with(&stored, response, no_body ? NULL : "body", c->resp->body.data);
     }
-    idem.key = key;
-    idem.fingerprint = fingerprint;
-    idem.response = stored.data;
-    rc = store_commit(st, &row, doc_text, entries, ar->n, c->actor, key ? &idem : NULL, &c->err);
-    locked = 0;
-    if (rc != AD_OK)
-        goto out; /* the caller answers with the problem, replacing the body */
+    if (!from_cache) {
+        idem.key = key;
+        idem.fingerprint = fingerprint;
+        idem.response = stored.data;
+        rc =
+            store_commit(st, &row, doc_text, entries, ar->n, c->actor, key ? &idem : NULL, &c->err);
+        locked = 0;
+        if (rc != AD_OK)
+            goto out; /* the caller answers with the problem, replacing the body */
+    }
+    free(row.updated_at);
+    row.updated_at = xstrdup(txn_time);
+    cache_put(c->api->cache, &row, doc_text, doc.len);
 
     api_set_etag(c, row.version);
     resp_header(c->resp, "Cache-Control", "no-store");
@@ -739,6 +818,11 @@ apply_request(struct call *c, const struct action_request *ar, json_object *body
             resp_header(c->resp, "Location", "%s", location);
     }
 out:
+    if (from_cache && rc != AD_OK && !sent) {
+        /* compiled against the kept version: let the locked read give the answer */
+        ad_error_clear(&c->err);
+        *retry_locked = 1;
+    }
     /* every 409 says which version the client should catch up with (SPEC 3.1) */
     if (rc == AD_CONFLICT && base_version > 0 &&
         (c->err.extra == NULL || !json_object_object_get_ex(c->err.extra, "current_version", NULL)))
@@ -768,4 +852,20 @@ out:
     row.state = locked_state;
     store_row_clear(&row);
     return rc;
+}
+
+enum ad_code
+apply_request(struct call *c, const struct action_request *ar, json_object *body, enum via via,
+              const char *key, struct hist_step *hs)
+{
+    int retry_locked = 0;
+    enum ad_code rc;
+
+    if (may_use_cache(c, ar, via, key)) {
+        rc = attempt(c, ar, body, via, key, hs, 1, &retry_locked);
+        if (!retry_locked)
+            return rc;
+        ad_error_clear(&c->err);
+    }
+    return attempt(c, ar, body, via, key, hs, 0, &retry_locked);
 }

@@ -27,7 +27,9 @@ enum {
     OPT_MAX_BODY,
     OPT_MAX_DEPTH,
     OPT_MAX_STRING,
-    OPT_TOKEN_CACHE
+    OPT_TOKEN_CACHE,
+    OPT_DOC_CACHE,
+    OPT_WORKER_SOCKETS
 };
 
 static const struct option long_options[] = {
@@ -43,6 +45,8 @@ static const struct option long_options[] = {
     {"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
     {"max-string", required_argument, NULL, OPT_MAX_STRING},
     {"token-cache-seconds", required_argument, NULL, OPT_TOKEN_CACHE},
+    {"doc-cache", required_argument, NULL, OPT_DOC_CACHE},
+    {"worker-sockets", no_argument, NULL, OPT_WORKER_SOCKETS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -64,6 +68,11 @@ usage(FILE *out)
           "      --max-depth N            deepest JSON nesting (ACTIOND_MAX_DEPTH, 64)\n"
           "      --max-string BYTES       longest JSON string (ACTIOND_MAX_STRING, 262144)\n"
           "      --token-cache-seconds N  how long a verified token is trusted (10)\n"
+          "      --doc-cache BYTES        documents a worker keeps for one-round-trip\n"
+          "                               actions (ACTIOND_DOC_CACHE, 8388608; 0: none)\n"
+          "      --worker-sockets         each worker also listens on LISTEN.<n>, so a\n"
+          "                               web server can pin a resource to a worker\n"
+          "                               (ACTIOND_WORKER_SOCKETS=1)\n"
           "      --check-catalog FILE     validate a catalog and exit\n"
           "  -h, --help\n",
           out);
@@ -107,6 +116,8 @@ static const struct {
     {"ACTIOND_MAX_DEPTH", OPT_MAX_DEPTH},
     {"ACTIOND_MAX_STRING", OPT_MAX_STRING},
     {"ACTIOND_TOKEN_CACHE_SECONDS", OPT_TOKEN_CACHE},
+    {"ACTIOND_DOC_CACHE", OPT_DOC_CACHE},
+    {"ACTIOND_WORKER_SOCKETS", OPT_WORKER_SOCKETS},
 };
 
 static int
@@ -165,6 +176,21 @@ apply_option(struct config *c, int opt, const char *arg, FILE *out)
             return -1;
         c->token_cache_seconds = (int)v;
         return 0;
+    case OPT_DOC_CACHE:
+        if (set_number("--doc-cache", arg, 0, 1024L * 1024 * 1024, 10, &v, out) < 0)
+            return -1;
+        c->doc_cache_bytes = (size_t)v;
+        return 0;
+    case OPT_WORKER_SOCKETS:
+        /* a flag on the command line (arg NULL); "1" or "0" in the environment */
+        if (arg == NULL) {
+            c->worker_sockets = 1;
+            return 0;
+        }
+        if (set_number("ACTIOND_WORKER_SOCKETS", arg, 0, 1, 10, &v, out) < 0)
+            return -1;
+        c->worker_sockets = (int)v;
+        return 0;
     default:
         return -1;
     }
@@ -185,6 +211,7 @@ cfg_parse(struct config *c, int argc, char **argv, FILE *out)
     c->max_depth = 64;
     c->max_string = 256 * 1024;
     c->token_cache_seconds = 10;
+    c->doc_cache_bytes = 8 * 1024 * 1024;
 
     for (i = 0; i < sizeof(env_options) / sizeof(env_options[0]); i++) {
         const char *v = getenv(env_options[i].env);

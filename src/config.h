@@ -21,6 +21,8 @@ struct config {
     size_t max_depth;  /* JSON nesting */
     size_t max_string; /* bytes of one JSON string */
     int token_cache_seconds;
+    size_t doc_cache_bytes; /* the per-process document cache (cache.h); 0: none */
+    int worker_sockets;     /* prefork child n also listens on "<listen>.<n>" */
 };
 
 enum cfg_result { CFG_RUN, CFG_EXIT_OK, CFG_EXIT_USAGE };

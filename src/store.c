@@ -103,13 +103,16 @@ static const struct {
                          " FOR UPDATE"},
     [ST_FIND_KEY] = {"find_key", "SELECT resource_id, version, fingerprint, response"
                                  " FROM action_log WHERE actor = $1 AND idempotency_key = $2"},
-    /* The locked row's new state and its first log entry, in one statement: $1..$7
-     * for the row, then ST_APPEND's parameters without the resource id. */
+    /* The row's new state and its first log entry, in one statement: $1..$7 for the
+     * row, then ST_APPEND's parameters without the resource id, then $25, the version
+     * the entries were compiled against. Under store_lock's lock that test always
+     * holds; store_write_at, without the lock, relies on it (PostgreSQL re-checks it on
+     * the newest row version once a concurrent writer commits). */
     [ST_WRITE] = {"write", "WITH u AS (UPDATE resources SET version = $2, data = $3::jsonb,"
                            " state = $4, updated_at = now(), deleted_at = CASE WHEN $5::boolean"
                            " THEN coalesce(deleted_at, now()) END,"
                            " undo_top = nullif($6::bigint, 0), redo_top = nullif($7::bigint, 0)"
-                           " WHERE id = $1 RETURNING id)"
+                           " WHERE id = $1 AND version = $25 RETURNING id)"
                            " INSERT INTO action_log (resource_id, version, action, target, data,"
                            " actor, idempotency_key, fingerprint, response, forward, inverse,"
                            " state, stack_prev, unit_first, reverts, touches, based_on,"
@@ -117,7 +120,8 @@ static const struct {
                            " SELECT u.id, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15::json,"
                            " $16::jsonb, $17::jsonb, $18, nullif($19::bigint, 0),"
                            " nullif($20::bigint, 0), nullif($21::bigint, 0), $22::jsonb,"
-                           " nullif($23::bigint, 0), $24::bigint[] FROM u"},
+                           " nullif($23::bigint, 0), $24::bigint[] FROM u"
+                           " RETURNING to_json(applied_at) #>> '{}'"},
     [ST_APPEND] = {"append", "INSERT INTO action_log (resource_id, version, action, target, data,"
                              " actor, idempotency_key, fingerprint, response, forward, inverse,"
                              " state, stack_prev, unit_first, reverts, touches, based_on,"
@@ -1287,12 +1291,18 @@ entry_params(struct params *own, const char **v, const struct store_entry *e, in
     v[16] = e->merged_over ? array_param(own, e->merged_over, e->n_merged_over) : NULL;
 }
 
-enum ad_code
-store_commit(struct store *s, const struct store_row *row, const char *data_text,
-             const struct store_entry *entries, size_t n, const char *actor,
-             const struct store_idem *idem, struct ad_error *err)
+/*
+ * The row's new state and `n` entries in one round trip, whose Sync commits: inside
+ * store_lock's transaction, or as a transaction of its own. *written is 0 when the row
+ * was not at version row->version - n (nothing was written); *applied_at, when not
+ * NULL, gets the entries' time (malloc'd).
+ */
+static enum ad_code
+write_row(struct store *s, const struct store_row *row, const char *data_text,
+          const struct store_entry *entries, size_t n, const char *actor,
+          const struct store_idem *idem, int *written, char **applied_at, struct ad_error *err)
 {
-    enum { ROW_PARAMS = 7, ENTRY_PARAMS = 17, WRITE_PARAMS = ROW_PARAMS + ENTRY_PARAMS };
+    enum { ROW_PARAMS = 7, ENTRY_PARAMS = 17, WRITE_PARAMS = ROW_PARAMS + ENTRY_PARAMS + 1 };
     struct params own = {0};
     const char **vals = NULL, **v;
     struct call *calls = NULL;
@@ -1302,14 +1312,7 @@ store_commit(struct store *s, const struct store_row *row, const char *data_text
     const char *id;
     enum ad_code rc = AD_OK;
 
-    /* Without the transaction store_lock opened, these writes would run without the
-     * row lock the caller's version check relied on. */
-    if (s->conn == NULL || !s->in_txn || n == 0) {
-        log_store("commit", NULL, "no open transaction or no entry to commit");
-        store_rollback(s);
-        return ad_fail(err, AD_INTERNAL, NULL, "no open transaction or no entry to commit");
-    }
-
+    *written = 0;
     vals = xcalloc(WRITE_PARAMS + (1 + ENTRY_PARAMS) * (n - 1), sizeof(*vals));
     calls = xcalloc(n, sizeof(*calls));
     res = xcalloc(n, sizeof(*res));
@@ -1323,7 +1326,8 @@ store_commit(struct store *s, const struct store_row *row, const char *data_text
     vals[5] = int_param(&own, row->undo_top);
     vals[6] = int_param(&own, row->redo_top);
     entry_params(&own, vals + ROW_PARAMS, &entries[0], first, actor, idem);
-    calls[0] = (struct call){CALL_EXEC, ST_WRITE, WRITE_PARAMS, vals, PGRES_COMMAND_OK};
+    vals[WRITE_PARAMS - 1] = int_param(&own, first - 1);
+    calls[0] = (struct call){CALL_EXEC, ST_WRITE, WRITE_PARAMS, vals, PGRES_TUPLES_OK};
     for (i = 1; i < n; i++) {
         v = vals + WRITE_PARAMS + (1 + ENTRY_PARAMS) * (i - 1);
         v[0] = id;
@@ -1331,9 +1335,8 @@ store_commit(struct store *s, const struct store_row *row, const char *data_text
         calls[i] = (struct call){CALL_EXEC, ST_APPEND, 1 + ENTRY_PARAMS, v, PGRES_COMMAND_OK};
     }
 
-    /* One round trip, whose Sync commits. Never retried: if the connection drops once
-     * it is sent, the outcome is unknown (the client finds out by retrying with its
-     * idempotency key). */
+    /* Never retried: if the connection drops once it is sent, the outcome is unknown
+     * (the client finds out by retrying with its idempotency key). */
     bad = pipeline(s, calls, n, res, PIPE_SYNC);
     if (bad < n) {
         if (key_taken(res[bad])) {
@@ -1345,10 +1348,10 @@ store_commit(struct store *s, const struct store_row *row, const char *data_text
         } else {
             rc = fail(s, &calls[bad], res[bad], err);
         }
-    } else if (strcmp(PQcmdTuples(res[0]), "1") != 0) {
-        /* The locked row was not there to update, so nothing was written. */
-        log_store("write", NULL, "the locked row was not updated");
-        rc = ad_fail(err, AD_INTERNAL, NULL, "the locked row was not updated");
+    } else if (PQntuples(res[0]) == 1) {
+        *written = 1;
+        if (applied_at != NULL)
+            *applied_at = col_str(res[0], 0, 0);
     }
 
     clear_results(res, n);
@@ -1356,6 +1359,51 @@ store_commit(struct store *s, const struct store_row *row, const char *data_text
     free(calls);
     free(vals);
     params_free(&own);
+    return rc;
+}
+
+enum ad_code
+store_commit(struct store *s, const struct store_row *row, const char *data_text,
+             const struct store_entry *entries, size_t n, const char *actor,
+             const struct store_idem *idem, struct ad_error *err)
+{
+    enum ad_code rc;
+    int written;
+
+    /* Without the transaction store_lock opened, these writes would run without the
+     * row lock the caller's version check relied on. */
+    if (s->conn == NULL || !s->in_txn || n == 0) {
+        log_store("commit", NULL, "no open transaction or no entry to commit");
+        store_rollback(s);
+        return ad_fail(err, AD_INTERNAL, NULL, "no open transaction or no entry to commit");
+    }
+    rc = write_row(s, row, data_text, entries, n, actor, idem, &written, NULL, err);
+    if (rc == AD_OK && !written) {
+        /* The locked row was not there to update, so nothing was written. */
+        log_store("write", NULL, "the locked row was not updated");
+        rc = ad_fail(err, AD_INTERNAL, NULL, "the locked row was not updated");
+    }
+    return rc;
+}
+
+enum ad_code
+store_write_at(struct store *s, const struct store_row *row, const char *data_text,
+               const struct store_entry *entry, const char *actor, char **applied_at,
+               struct ad_error *err)
+{
+    enum ad_code rc;
+    int written;
+
+    *applied_at = NULL;
+    rc = ensure_conn(s, err);
+    if (rc != AD_OK)
+        return rc;
+    rc = write_row(s, row, data_text, entry, 1, actor, NULL, &written, applied_at, err);
+    if (rc == AD_OK && !written) {
+        rc = ad_fail(err, AD_CONFLICT, NULL, "resource %lld is not at version %lld",
+                     (long long)row->id, (long long)(row->version - 1));
+        ad_error_slug(err, "stale-version");
+    }
     return rc;
 }
 

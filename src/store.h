@@ -213,6 +213,19 @@ enum ad_code store_commit(struct store *s, const struct store_row *row, const ch
                           const struct store_idem *idem, struct ad_error *err);
 
 /*
+ * Without store_lock: writes the resource's new state (as store_commit) and the one
+ * log entry `entry` in a single statement that is its own transaction, one round trip,
+ * provided the stored row is still at version row->version - 1, the version the caller
+ * compiled the entry against from a document it kept (cache.h). *applied_at gets the
+ * entry's time (malloc'd, or NULL on failure). AD_CONFLICT (slug "stale-version") when
+ * the row is at another version or gone: nothing was written, and the caller starts
+ * over with store_lock.
+ */
+enum ad_code store_write_at(struct store *s, const struct store_row *row, const char *data_text,
+                            const struct store_entry *entry, const char *actor, char **applied_at,
+                            struct ad_error *err);
+
+/*
  * Inside the transaction: the log entries of resource `id` with versions from..to,
  * in order, as a malloc'd array of *n (release with store_logent_free).
  */

@@ -27,7 +27,7 @@ SELECT id AS rid, type AS rtype, version AS v, data AS doc, state AS rstate, own
 UPDATE resources SET version = :nv, data = :doc::jsonb, state = NULL, updated_at = now(),
        deleted_at = CASE WHEN false::boolean THEN coalesce(deleted_at, now()) END,
        undo_top = nullif(:nv::bigint, 0), redo_top = nullif(0::bigint, 0)
- WHERE id = :cid;
+ WHERE id = :cid AND version = :v;
 INSERT INTO action_log (resource_id, version, action, target, data, actor, idempotency_key,
                         fingerprint, response, forward, inverse, state, stack_prev,
                         unit_first, reverts, touches, based_on, merged_over)
