@@ -370,21 +370,30 @@ ad_workers_pid() {
 
 # ad_workers_start BUILD SRC STATE PORT WORKERS: starts `actiond` (prefork parent with
 # WORKERS children; 0 means a single process) on STATE/run/actiond.sock unless it runs,
-# and waits for the socket. The process runs in its own session so it outlives the
+# and waits for the socket. With children, child n also listens on actiond.sock.<n>
+# (--worker-sockets), where nginx sends the writes to one resource (see
+# nginx/actiond.conf.in). The process runs in its own session so it outlives the
 # script that started it; its pid goes to STATE/run/actiond.pid.
 ad_workers_start() {
     local build=$1 src=$2 state=$3 port=$4 workers=$5
-    local sock=$3/run/actiond.sock pid i wait=${AD_WORKER_WAIT:-30} monitor=
+    local sock=$3/run/actiond.sock pid i n wait=${AD_WORKER_WAIT:-30} monitor= own=()
+    local socks=("$sock")
     ad_workers_pid "$state" >/dev/null && return 0
     mkdir -p "$state/log" "$state/run" || return 1
-    rm -f "$sock"
+    rm -f "$sock" "$sock".[0-9]*
+    if [ "$workers" -gt 0 ]; then
+        own=(--worker-sockets)
+        for ((n = 0; n < workers; n++)); do
+            socks+=("$sock.$n")
+        done
+    fi
     ad_log "starting actiond ($workers workers) on $sock"
     printf -- '--- %s actiond start\n' "$(date -u +%FT%TZ)" >>"$state/log/actiond.log"
     # without job control the background job is no process group leader, so setsid
     # makes the new session in place and $! stays the worker's own pid
     case $- in *m*) set +m; monitor=1 ;; esac
     setsid ${AD_WORKER_WRAPPER+"${AD_WORKER_WRAPPER[@]}"} "$build/actiond" \
-        --listen "$sock" --socket-mode 0660 --workers "$workers" \
+        --listen "$sock" --socket-mode 0660 --workers "$workers" ${own[@]+"${own[@]}"} \
         --database "$(ad_db_url "$state" "$port" actiond_app)" \
         --catalog "$src/catalog/default.json" \
         </dev/null >>"$state/log/actiond.log" 2>&1 &
@@ -392,7 +401,10 @@ ad_workers_start() {
     [ -n "$monitor" ] && set -m
     printf '%s\n' "$pid" >"$state/run/actiond.pid"
     i=0
-    while [ ! -S "$sock" ]; do
+    # the parent opens every socket before it starts a child, in this order: the last
+    # one there means all are
+    n=${socks[${#socks[@]} - 1]}
+    while [ ! -S "$n" ]; do
         # our own child: until it has exec'd, its command line is still this shell's
         if ! ad_pid_alive "$pid" ""; then
             tail -n 20 "$state/log/actiond.log" >&2
@@ -401,7 +413,7 @@ ad_workers_start() {
         fi
         if [ "$i" -ge $((wait * 10)) ]; then
             tail -n 20 "$state/log/actiond.log" >&2
-            ad_err "actiond made no socket $sock within ${wait}s"
+            ad_err "actiond made no socket $n within ${wait}s"
             return 1
         fi
         sleep 0.1
@@ -410,7 +422,7 @@ ad_workers_start() {
     # created 0660 (--socket-mode); nginx's workers (see nginx/actiond.conf.in) reach it
     # through its group, and nobody else can open it
     if ad_is_root; then
-        chgrp "$(ad_nginx_group)" "$sock" || return 1
+        chgrp "$(ad_nginx_group)" "${socks[@]}" || return 1
     fi
 }
 
@@ -445,15 +457,22 @@ ad_nginx_pid() {
     ad_pidfile_alive "$1/nginx/nginx.pid" "$1/nginx"
 }
 
-# ad_nginx_conf SRC STATE HTTP_PORT: writes STATE/nginx/nginx.conf from the template.
-# Prints "changed" when the file differs from what was there.
+# ad_nginx_conf SRC STATE HTTP_PORT: writes STATE/nginx/nginx.conf from the template,
+# for the workers' sockets now in STATE/run (start the workers first). Prints "changed"
+# when the file differs from what was there.
 ad_nginx_conf() {
-    local src=$1 state=$2 port=$3 dir=$2/nginx new
+    local src=$1 state=$2 port=$3 dir=$2/nginx new sock=$2/run/actiond.sock pinned= n=0
     mkdir -p "$dir/tmp" || return 1
     chmod 0755 "$dir" "$dir/tmp" || return 1
+    # the workers' own sockets (ad_workers_start), or the shared one when there are none
+    while [ -S "$sock.$n" ]; do
+        pinned="$pinned${pinned:+\n        }server unix:$sock.$n;"
+        n=$((n + 1))
+    done
+    [ -n "$pinned" ] || pinned="server unix:$sock;"
     new=$dir/nginx.conf.new
     sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" \
-        -e "s|@SOCKET@|$state/run/actiond.sock|g" \
+        -e "s|@SOCKET@|$sock|g" -e "/^[[:space:]]*#/!s|@PINNED@|$pinned|g" \
         -e "s|@NGINX_USER@|$(ad_nginx_user) $(ad_nginx_group)|g" \
         "$src/nginx/actiond.conf.in" >"$new" || return 1
     if ! ad_is_root; then

@@ -236,5 +236,11 @@ cfg_parse(struct config *c, int argc, char **argv, FILE *out)
         fprintf(out, "actiond: unexpected argument \"%s\"\n", argv[optind]);
         return CFG_EXIT_USAGE;
     }
+    if (c->worker_sockets && (c->workers == 0 || c->listen == NULL || strchr(c->listen, ':'))) {
+        fputs("actiond: --worker-sockets needs --workers N (N > 0) and a unix socket "
+              "--listen PATH\n",
+              out);
+        return CFG_EXIT_USAGE;
+    }
     return CFG_RUN;
 }

@@ -7,11 +7,14 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <fcgiapp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -99,39 +102,101 @@ finish(FCGX_Request *rq)
     FCGX_Finish_r(rq);
 }
 
-/* The accept loop of one process. Returns when asked to stop or accept fails. */
+/*
+ * A child's listening sockets go into an epoll set of its own: the shared socket, and
+ * with --worker-sockets the child's own one too. EPOLLEXCLUSIVE wakes one of the
+ * children waiting on the shared socket per connection, not all of them. Returns the
+ * epoll descriptor, or -1.
+ */
+static int
+watch_sockets(int shared_fd, int own_fd)
+{
+    int fds[2] = {shared_fd, own_fd};
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    size_t i;
+
+    if (ep < 0)
+        goto fail;
+    for (i = 0; i < 2; i++) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = fds[i]};
+        if (fds[i] >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+            goto fail;
+    }
+    return ep;
+fail:
+    fprintf(stderr, "actiond[%d]: epoll: %s\n", (int)getpid(), strerror(errno));
+    if (ep >= 0)
+        close(ep);
+    return -1;
+}
+
+/*
+ * Sleeps until a listening socket in `ep` has a connection and returns that socket;
+ * -1 when asked to stop or on error. SIGTERM and SIGINT are blocked everywhere else in
+ * a child, and unblocked only inside epoll_pwait, so a stop request either arrives
+ * before the wait (and `stopping` is seen) or interrupts it: it is never lost.
+ */
+static int
+wait_for_connection(int ep)
+{
+    struct epoll_event ev;
+    sigset_t none;
+
+    sigemptyset(&none);
+    while (!stopping) {
+        int n = epoll_pwait(ep, &ev, 1, -1, &none);
+        if (n == 1)
+            return ev.data.fd;
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "actiond[%d]: epoll_wait: %s\n", (int)getpid(), strerror(errno));
+            return -1;
+        }
+    }
+    return -1;
+}
+
+/*
+ * The accept loop of one process, on the shared socket and (own_fd >= 0) the process's
+ * own one. Both are non-blocking: a connection another child took first makes accept
+ * fail with EAGAIN, and the loop waits again. Returns when asked to stop or on error.
+ */
 static void
-serve(const struct config *cfg, const struct catalog *cat, int listen_fd)
+serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int own_fd)
 {
     struct store *store = store_open(cfg->database_url);
     struct api *api = api_new(cfg, store, cat);
     FCGX_Request rq;
     struct resp resp;
     struct sbuf out;
-    sigset_t term, none;
+    sigset_t term;
+    int ep;
 
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     sigaddset(&term, SIGINT);
-    sigemptyset(&none);
+    sigprocmask(SIG_BLOCK, &term, NULL);
     install_stop_handler(on_stop_signal);
     resp_init(&resp);
     sbuf_init(&out);
-    FCGX_InitRequest(&rq, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
-    sigprocmask(SIG_BLOCK, &term, NULL);
-    while (!stopping) {
+    FCGX_InitRequest(&rq, shared_fd, 0);
+    ep = watch_sockets(shared_fd, own_fd);
+    while (ep >= 0) {
         int rc;
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        rc = stopping ? -1 : FCGX_Accept_r(&rq);
-        sigprocmask(SIG_BLOCK, &term, NULL);
+        rq.listen_sock = wait_for_connection(ep);
+        if (rq.listen_sock < 0)
+            break;
+        rc = FCGX_Accept_r(&rq);
+        if (rc == -EAGAIN || rc == -EWOULDBLOCK)
+            continue;
         if (rc < 0) {
-            if (!stopping)
-                fprintf(stderr, "actiond[%d]: accept failed (%d); exiting\n", (int)getpid(), rc);
+            fprintf(stderr, "actiond[%d]: accept failed (%d); exiting\n", (int)getpid(), rc);
             break;
         }
         handle_one(api, &rq, &resp, &out);
         finish(&rq);
     }
+    if (ep >= 0)
+        close(ep);
     FCGX_Free(&rq, 0);
     resp_free(&resp);
     sbuf_free(&out);
@@ -139,43 +204,146 @@ serve(const struct config *cfg, const struct catalog *cat, int listen_fd)
     store_close(store);
 }
 
-/* Opens cfg->listen: "host:port" or ":port" for TCP, otherwise a unix socket path. */
 static int
-open_listener(const struct config *cfg)
+is_unix_path(const char *listen)
+{
+    return listen != NULL && strchr(listen, ':') == NULL;
+}
+
+static int
+set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        fprintf(stderr, "actiond: cannot make a socket non-blocking: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Opens the listening socket `addr`: "host:port" or ":port" for TCP, otherwise a unix
+ * socket path, created with cfg->socket_mode in place of a stale one of an earlier run.
+ * The socket is non-blocking (see serve). Returns the descriptor, or -1.
+ */
+static int
+open_socket(const struct config *cfg, const char *addr)
 {
     struct stat st;
     int fd;
 
-    if (cfg->listen == NULL) {
-        if (FCGX_IsCGI()) {
-            fputs("actiond: no --listen and fd 0 is not a FastCGI socket "
-                  "(run under spawn-fcgi, or pass --listen)\n",
-                  stderr);
-            return -1;
-        }
-        return 0;
-    }
-    if (strchr(cfg->listen, ':') == NULL && lstat(cfg->listen, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(cfg->listen); /* a stale socket of an earlier run */
-    fd = FCGX_OpenSocket(cfg->listen, cfg->backlog);
+    if (is_unix_path(addr) && lstat(addr, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(addr);
+    fd = FCGX_OpenSocket(addr, cfg->backlog);
     if (fd < 0) {
-        fprintf(stderr, "actiond: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
+        fprintf(stderr, "actiond: cannot listen on %s: %s\n", addr, strerror(errno));
         return -1;
     }
-    if (strchr(cfg->listen, ':') == NULL && chmod(cfg->listen, (mode_t)cfg->socket_mode) < 0)
-        fprintf(stderr, "actiond: chmod %s: %s\n", cfg->listen, strerror(errno));
+    if (is_unix_path(addr) && chmod(addr, (mode_t)cfg->socket_mode) < 0)
+        fprintf(stderr, "actiond: chmod %s: %s\n", addr, strerror(errno));
+    if (set_nonblocking(fd) < 0) {
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
+/* Opens cfg->listen, or takes the inherited fd 0 of spawn-fcgi; non-blocking. */
+static int
+open_listener(const struct config *cfg)
+{
+    if (cfg->listen != NULL)
+        return open_socket(cfg, cfg->listen);
+    if (FCGX_IsCGI()) {
+        fputs("actiond: no --listen and fd 0 is not a FastCGI socket "
+              "(run under spawn-fcgi, or pass --listen)\n",
+              stderr);
+        return -1;
+    }
+    return set_nonblocking(0) < 0 ? -1 : 0;
+}
+
+/* Child n's own socket path, "<listen>.<n>", into buf. Returns -1 when it does not fit. */
+static int
+own_socket_path(const struct config *cfg, int n, char *buf, size_t size)
+{
+    int len = snprintf(buf, size, "%s.%d", cfg->listen, n);
+    return len < 0 || (size_t)len >= size ? -1 : 0;
+}
+
+/* The listening sockets of a prefork parent. */
+struct sockets {
+    int shared; /* every child accepts here */
+    int *own;   /* own[n]: child n's alone (--worker-sockets); NULL without */
+    int count;  /* entries of own */
+};
+
+/* Closes and unlinks every own socket of *s and frees the array. */
+static void
+close_own_sockets(const struct config *cfg, struct sockets *s)
+{
+    char path[PATH_MAX];
+    int n;
+
+    for (n = 0; n < s->count; n++) {
+        if (s->own[n] < 0)
+            continue;
+        close(s->own[n]);
+        if (own_socket_path(cfg, n, path, sizeof(path)) == 0)
+            unlink(path);
+    }
+    free(s->own);
+    s->own = NULL;
+    s->count = 0;
+}
+
+/* With --worker-sockets, opens "<listen>.<n>" for every child n. Returns -1 on failure,
+ * having closed what it opened. */
+static int
+open_own_sockets(const struct config *cfg, struct sockets *s)
+{
+    char path[PATH_MAX];
+    int n;
+
+    if (!cfg->worker_sockets)
+        return 0;
+    s->own = malloc((size_t)cfg->workers * sizeof(int));
+    if (s->own == NULL)
+        return -1;
+    for (n = 0; n < cfg->workers; n++)
+        s->own[n] = -1;
+    s->count = cfg->workers;
+    for (n = 0; n < cfg->workers; n++) {
+        if (own_socket_path(cfg, n, path, sizeof(path)) < 0) {
+            fprintf(stderr, "actiond: the socket path %s.%d is too long\n", cfg->listen, n);
+            goto fail;
+        }
+        s->own[n] = open_socket(cfg, path);
+        if (s->own[n] < 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    close_own_sockets(cfg, s);
+    return -1;
+}
+
+/* Starts child n on the shared socket and its own one; the child keeps no other
+ * child's socket open. */
 static pid_t
-spawn(const struct config *cfg, const struct catalog *cat, int fd)
+spawn(const struct config *cfg, const struct catalog *cat, struct sockets *s, int n)
 {
     pid_t pid;
+    int i;
 
     fflush(NULL); /* a child's exit() must not flush the parent's buffered output again */
     pid = fork();
     if (pid == 0) {
-        serve(cfg, cat, fd);
+        for (i = 0; i < s->count; i++)
+            if (i != n)
+                close(s->own[i]);
+        serve(cfg, cat, s->shared, s->own != NULL ? s->own[n] : -1);
         /* exit(), not _exit(): LeakSanitizer checks a worker's memory at exit */
         exit(0);
     }
@@ -229,7 +397,7 @@ stop_children(pid_t *kids, int n)
 
 /* The prefork parent: keeps cfg->workers children alive until told to stop. */
 static int
-supervise(const struct config *cfg, const struct catalog *cat, int fd)
+supervise(const struct config *cfg, const struct catalog *cat, struct sockets *s)
 {
     pid_t *kids = calloc((size_t)cfg->workers, sizeof(pid_t));
     time_t *born = calloc((size_t)cfg->workers, sizeof(time_t));
@@ -242,7 +410,7 @@ supervise(const struct config *cfg, const struct catalog *cat, int fd)
     }
     install_stop_handler(on_stop_signal);
     for (i = 0; i < cfg->workers; i++) {
-        kids[i] = spawn(cfg, cat, fd);
+        kids[i] = spawn(cfg, cat, s, i);
         born[i] = time(NULL);
     }
     while (!stopping) {
@@ -266,7 +434,7 @@ supervise(const struct config *cfg, const struct catalog *cat, int fd)
             /* a worker that dies as soon as it starts must not spin the parent */
             if ((!WIFEXITED(status) || WEXITSTATUS(status) != 0) && time(NULL) - born[i] < 1)
                 sleep(1);
-            kids[i] = spawn(cfg, cat, fd);
+            kids[i] = spawn(cfg, cat, s, i);
             born[i] = time(NULL);
         }
     }
@@ -279,24 +447,31 @@ supervise(const struct config *cfg, const struct catalog *cat, int fd)
 int
 worker_run(const struct config *cfg, const struct catalog *cat)
 {
-    int fd, rc = 0;
+    struct sockets socks = {.shared = -1};
+    int rc = 1;
 
     if (FCGX_Init() != 0) {
         fputs("actiond: FCGX_Init failed\n", stderr);
         return 1;
     }
-    fd = open_listener(cfg);
-    if (fd < 0)
-        return 1;
+    socks.shared = open_listener(cfg);
+    if (socks.shared < 0)
+        goto done;
+    if (open_own_sockets(cfg, &socks) < 0)
+        goto done;
     if (cfg->pid_file != NULL)
         write_pid_file(cfg->pid_file);
-    if (cfg->workers > 0)
-        rc = supervise(cfg, cat, fd);
-    else
-        serve(cfg, cat, fd);
+    if (cfg->workers > 0) {
+        rc = supervise(cfg, cat, &socks);
+    } else {
+        serve(cfg, cat, socks.shared, -1);
+        rc = 0;
+    }
     if (cfg->pid_file != NULL)
         unlink(cfg->pid_file);
-    if (cfg->listen != NULL && strchr(cfg->listen, ':') == NULL)
+done:
+    close_own_sockets(cfg, &socks);
+    if (socks.shared >= 0 && is_unix_path(cfg->listen))
         unlink(cfg->listen);
     return rc;
 }

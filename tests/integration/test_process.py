@@ -99,3 +99,121 @@ class UnderSpawnFcgi(ApiTestCase):
         self.assertEqual(status, 200, body)
         self.assertEqual(json.loads(body)["version"], 2)
         self.assertEqual(self.proc.wait(timeout=20), 0)
+
+
+def listening_paths(pid):
+    """The unix socket paths process `pid` holds open (from /proc/net/unix)."""
+    paths = {}
+    with open("/proc/net/unix", encoding="utf-8") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 8:
+                paths[fields[6]] = fields[7]
+    held = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in paths:
+            held.add(paths[target[8:-1]])
+    return held
+
+
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="utf-8") as f:
+        return [int(p) for p in f.read().split()]
+
+
+class WorkerSockets(ApiTestCase):
+    """--worker-sockets: prefork child n also accepts on LISTEN.<n>, alone, so that
+    nginx can send every write to one resource to the same worker."""
+
+    WORKERS = 3
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="actiond-sockets.")
+        self.sock = os.path.join(self.dir, "w.sock")
+        self.own = [f"{self.sock}.{n}" for n in range(self.WORKERS)]
+        self.proc = subprocess.Popen(
+            [os.path.join(BUILD, "actiond"), "--listen", self.sock,
+             "--workers", str(self.WORKERS), "--worker-sockets",
+             "--database", APP_DATABASE_URL, "--catalog", CATALOG],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={k: v for k, v in os.environ.items() if not k.startswith("ACTIOND_")})
+        self.addCleanup(self.stop)
+        for path in [self.sock] + self.own:
+            self.wait_answers(path)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+        os.rmdir(self.dir)
+
+    def wait_answers(self, path):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if fcgi.request(path, "GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            self.assertLess(time.monotonic(), deadline, f"nobody answers on {path}")
+            time.sleep(0.05)
+
+    def owners(self):
+        """{own socket path: pid of the child holding it}, after checking that every
+        child holds the shared socket and exactly one own socket."""
+        owners = {}
+        kids = children(self.proc.pid)
+        self.assertEqual(len(kids), self.WORKERS)
+        for kid in kids:
+            held = listening_paths(kid)
+            self.assertIn(self.sock, held)
+            own = held & set(self.own)
+            self.assertEqual(len(own), 1, f"child {kid} holds {sorted(held)}")
+            owners[own.pop()] = kid
+        self.assertEqual(sorted(owners), sorted(self.own))
+        return owners
+
+    def test_each_child_has_a_socket_of_its_own(self):
+        self.owners()
+        for path in [self.sock] + self.own:
+            status, headers, body = fcgi.request(path, "POST", "/clips", b"",
+                                                 headers={"Authorization": f"Bearer {TOKEN}"})
+            self.assertEqual(status, 201, body)
+
+    def test_a_respawned_child_takes_over_its_socket(self):
+        before = self.owners()
+        os.kill(before[self.own[1]], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            kids = children(self.proc.pid)
+            if len(kids) == self.WORKERS and before[self.own[1]] not in kids:
+                break
+            self.assertLess(time.monotonic(), deadline, "the child was not replaced")
+            time.sleep(0.05)
+        after = self.owners()
+        self.assertNotEqual(after[self.own[1]], before[self.own[1]])
+        self.assertEqual(after[self.own[0]], before[self.own[0]])
+        self.wait_answers(self.own[1])
+
+    def test_sigterm_removes_every_socket(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=40), 0)
+        self.assertEqual(os.listdir(self.dir), [])
+
+    def test_needs_children_and_a_unix_socket(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIOND_")}
+        for args in (["--listen", os.path.join(self.dir, "x.sock")],
+                     ["--listen", "127.0.0.1:1", "--workers", "2"],
+                     ["--workers", "2"]):
+            run = subprocess.run([os.path.join(BUILD, "actiond"), "--worker-sockets",
+                                  "--catalog", CATALOG] + args,
+                                 capture_output=True, text=True, env=env, timeout=30)
+            self.assertEqual(run.returncode, 2, args)
+            self.assertIn("--worker-sockets needs", run.stdout + run.stderr)
