@@ -1,8 +1,8 @@
 /*
  * worker.c: the FastCGI accept loop and the prefork supervisor. A child owns one
  * database connection and one api handler for its whole life; a request's memory is
- * released before the next accept. SIGTERM is blocked while a request is handled, so
- * a shutdown never cuts a transaction in half.
+ * released before the next accept. A child takes SIGTERM only while it waits for a
+ * connection, so a shutdown never cuts a request or a transaction in half.
  */
 #include "worker.h"
 
@@ -158,9 +158,11 @@ wait_for_connection(int ep)
 /*
  * The accept loop of one process, on the shared socket and (own_fd >= 0) the process's
  * own one. Both are non-blocking: a connection another child took first makes accept
- * fail with EAGAIN, and the loop waits again. Returns when asked to stop or on error.
+ * fail with EAGAIN, and the loop waits again. Returns the process's exit status: 0
+ * when asked to stop, 1 when it cannot go on (the prefork parent then waits a moment
+ * before it starts another, see supervise).
  */
-static void
+static int
 serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int own_fd)
 {
     struct store *store = store_open(cfg->database_url);
@@ -169,7 +171,7 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
     struct resp resp;
     struct sbuf out;
     sigset_t term;
-    int ep;
+    int ep, status = 1;
 
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
@@ -183,8 +185,10 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
     while (ep >= 0) {
         int rc;
         rq.listen_sock = wait_for_connection(ep);
-        if (rq.listen_sock < 0)
+        if (rq.listen_sock < 0) {
+            status = stopping ? 0 : 1;
             break;
+        }
         rc = FCGX_Accept_r(&rq);
         if (rc == -EAGAIN || rc == -EWOULDBLOCK)
             continue;
@@ -202,6 +206,7 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
     sbuf_free(&out);
     api_free(api);
     store_close(store);
+    return status;
 }
 
 static int
@@ -343,9 +348,8 @@ spawn(const struct config *cfg, const struct catalog *cat, struct sockets *s, in
         for (i = 0; i < s->count; i++)
             if (i != n)
                 close(s->own[i]);
-        serve(cfg, cat, s->shared, s->own != NULL ? s->own[n] : -1);
         /* exit(), not _exit(): LeakSanitizer checks a worker's memory at exit */
-        exit(0);
+        exit(serve(cfg, cat, s->shared, s->own != NULL ? s->own[n] : -1));
     }
     if (pid < 0)
         fprintf(stderr, "actiond: fork: %s\n", strerror(errno));
@@ -461,12 +465,7 @@ worker_run(const struct config *cfg, const struct catalog *cat)
         goto done;
     if (cfg->pid_file != NULL)
         write_pid_file(cfg->pid_file);
-    if (cfg->workers > 0) {
-        rc = supervise(cfg, cat, &socks);
-    } else {
-        serve(cfg, cat, socks.shared, -1);
-        rc = 0;
-    }
+    rc = cfg->workers > 0 ? supervise(cfg, cat, &socks) : serve(cfg, cat, socks.shared, -1);
     if (cfg->pid_file != NULL)
         unlink(cfg->pid_file);
 done:
