@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -335,16 +336,23 @@ fail:
 }
 
 /* Starts child n on the shared socket and its own one; the child keeps no other
- * child's socket open. */
+ * child's socket open. A parent killed outright cannot forward SIGTERM, so the kernel
+ * sends it to the child instead (PR_SET_PDEATHSIG): no orphan keeps serving. */
 static pid_t
 spawn(const struct config *cfg, const struct catalog *cat, struct sockets *s, int n)
 {
-    pid_t pid;
+    pid_t parent = getpid(), pid;
     int i;
 
     fflush(NULL); /* a child's exit() must not flush the parent's buffered output again */
     pid = fork();
     if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {
+            fprintf(stderr, "actiond: prctl: %s\n", strerror(errno));
+            exit(1);
+        }
+        if (getppid() != parent) /* it died before the line above */
+            exit(0);
         for (i = 0; i < s->count; i++)
             if (i != n)
                 close(s->own[i]);

@@ -121,6 +121,15 @@ def listening_paths(pid):
     return held
 
 
+def gone_or_zombie(pid):
+    """True once process `pid` has exited (reaped or not), False while it runs."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
 def children(pid):
     with open(f"/proc/{pid}/task/{pid}/children", encoding="utf-8") as f:
         return [int(p) for p in f.read().split()]
@@ -197,15 +206,27 @@ class WorkerSockets(ApiTestCase):
                 break
             self.assertLess(time.monotonic(), deadline, "the child was not replaced")
             time.sleep(0.05)
+        # an answer there means the new child is serving, so it has closed the sockets
+        # it inherited for the others
+        self.wait_answers(self.own[1])
         after = self.owners()
         self.assertNotEqual(after[self.own[1]], before[self.own[1]])
         self.assertEqual(after[self.own[0]], before[self.own[0]])
-        self.wait_answers(self.own[1])
 
     def test_sigterm_removes_every_socket(self):
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(timeout=40), 0)
         self.assertEqual(os.listdir(self.dir), [])
+
+    def test_children_leave_when_the_parent_is_killed(self):
+        kids = children(self.proc.pid)
+        self.proc.kill()
+        self.proc.wait()
+        deadline = time.monotonic() + 30
+        for kid in kids:
+            while not gone_or_zombie(kid):
+                self.assertLess(time.monotonic(), deadline, f"child {kid} outlived its parent")
+                time.sleep(0.05)
 
     def test_needs_children_and_a_unix_socket(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIOND_")}
