@@ -25,6 +25,8 @@
 --                   or height by i / 20), so that every edit is disjoint from the others
 --                   and a stale one merges instead of answering 409 (docs/merge.md)
 --   BENCH_PREFIX    mount point (default /api)
+--   BENCH_IN_ORDER  1 (random clips only): each thread edits its clips in id order,
+--                   once each, then stops (bench/run's pass before a measured row)
 --
 -- done() (bench/wrk/result.lua) prints one line: BENCHRESULT requests=... duration_us=... p50_us=... ok=...
 
@@ -64,6 +66,8 @@ function init(args)
         ["Content-Type"] = "application/json",
     }
     busy = {}
+    in_order = os.getenv("BENCH_IN_ORDER") == "1"
+    sent, answered = 0, 0
     merge = os.getenv("BENCH_MERGE") == "1"
     if merge then
         local members = {"x", "y", "width", "height"}
@@ -89,11 +93,17 @@ end
 
 function request()
     if hot == nil then
-        -- a clip without a request in flight (eight tries; a thread has thousands)
-        for _ = 1, 8 do
-            cur = ids[math.random(#ids)]
-            if not busy[cur] then
-                break
+        if in_order then
+            -- past the last clip the thread repeats it until its answers are in
+            sent = math.min(sent + 1, #ids)
+            cur = ids[sent]
+        else
+            -- a clip without a request in flight (eight tries; a thread has thousands)
+            for _ = 1, 8 do
+                cur = ids[math.random(#ids)]
+                if not busy[cur] then
+                    break
+                end
             end
         end
         busy[cur] = true
@@ -127,6 +137,10 @@ function response(status, hdrs, body)
             return
         end
         busy[cur] = nil
+        answered = answered + 1
+        if in_order and answered >= #ids then
+            wrk.thread:stop()
+        end
     end
     if status == 200 then
         ok = ok + 1
