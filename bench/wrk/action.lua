@@ -25,8 +25,10 @@
 --                   or height by i / 20), so that every edit is disjoint from the others
 --                   and a stale one merges instead of answering 409 (docs/merge.md)
 --   BENCH_PREFIX    mount point (default /api)
---   BENCH_IN_ORDER  1 (random clips only): each thread edits its clips in id order,
---                   once each, then stops (bench/run's pass before a measured row)
+--   BENCH_IN_ORDER  1 (random clips only): each thread edits its clips in the order
+--                   of BENCH_VERSIONS, once each (repeating the last one while answers
+--                   are out), and stops when it has as many answers as clips
+--                   (bench/run's pass before a measured row)
 --
 -- done() (bench/wrk/result.lua) prints one line: BENCHRESULT requests=... duration_us=... p50_us=... ok=...
 
