@@ -29,19 +29,20 @@ op_paths(json_object *op, int reads, json_object *paths)
         json_object_array_add(paths, json_object_get(from));
 }
 
-/* The tokens of `pointer` up to its first array position. */
+/* Parses `pointer` into *out (release with ptr_free) and sets *len to the number of
+ * its tokens before the first array position. out->n stays whole, so ptr_free frees
+ * every token. Returns 0 when the pointer does not parse. */
 static int
-cut_path(const char *pointer, struct ptr *out)
+cut_path(const char *pointer, struct ptr *out, size_t *len)
 {
     size_t i, idx;
 
     if (ptr_parse(pointer, out, NULL) != AD_OK)
         return 0;
     for (i = 0; i < out->n; i++)
-        if (strcmp(out->tok[i], "-") == 0 || ptr_index(out->tok[i], &idx)) {
-            out->n = i;
+        if (strcmp(out->tok[i], "-") == 0 || ptr_index(out->tok[i], &idx))
             break;
-        }
+    *len = i;
     return 1;
 }
 
@@ -49,15 +50,12 @@ static int
 paths_overlap(const char *a, const char *b)
 {
     struct ptr pa = {0}, pb = {0};
-    size_t i, n;
+    size_t i, n, na, nb;
     int overlap = 1;
-    size_t na, nb;
 
     /* an unreadable path can prove nothing disjoint: count it as overlapping */
-    if (!cut_path(a, &pa) || !cut_path(b, &pb))
+    if (!cut_path(a, &pa, &na) || !cut_path(b, &pb, &nb))
         goto done;
-    na = pa.n;
-    nb = pb.n;
     n = na < nb ? na : nb;
     for (i = 0; i < n; i++)
         if (strcmp(pa.tok[i], pb.tok[i]) != 0) {

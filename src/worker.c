@@ -407,11 +407,45 @@ stop_children(pid_t *kids, int n)
     } while (alive);
 }
 
-/* The prefork parent: keeps cfg->workers children alive until told to stop. */
+static void
+log_child_end(pid_t pid, int status)
+{
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "actiond: worker %d killed by signal %d; starting another\n", (int)pid,
+                WTERMSIG(status));
+    else
+        fprintf(stderr, "actiond: worker %d exited with status %d; starting another\n", (int)pid,
+                WEXITSTATUS(status));
+}
+
+/* Starts a child in every slot that has none (kids[n] < 0). Returns how many are still
+ * missing because fork failed. */
+static int
+start_missing(const struct config *cfg, const struct catalog *cat, struct sockets *s, pid_t *kids,
+              time_t *born)
+{
+    int n, missing = 0;
+
+    for (n = 0; n < cfg->workers && !stopping; n++) {
+        if (kids[n] >= 0)
+            continue;
+        kids[n] = spawn(cfg, cat, s, n);
+        born[n] = time(NULL);
+        if (kids[n] < 0)
+            missing++;
+    }
+    return missing;
+}
+
+/*
+ * The prefork parent: keeps cfg->workers children alive until told to stop. A child
+ * that fails within a second of its start, or a fork that fails, is retried after a
+ * second, so that a broken setup cannot make the parent spin.
+ */
 static int
 supervise(const struct config *cfg, const struct catalog *cat, struct sockets *s)
 {
-    pid_t *kids = calloc((size_t)cfg->workers, sizeof(pid_t));
+    pid_t *kids = malloc((size_t)cfg->workers * sizeof(pid_t));
     time_t *born = calloc((size_t)cfg->workers, sizeof(time_t));
     int i;
 
@@ -420,34 +454,26 @@ supervise(const struct config *cfg, const struct catalog *cat, struct sockets *s
         free(born);
         return 1;
     }
+    for (i = 0; i < cfg->workers; i++)
+        kids[i] = -1;
     install_stop_handler(on_stop_signal);
-    for (i = 0; i < cfg->workers; i++) {
-        kids[i] = spawn(cfg, cat, s, i);
-        born[i] = time(NULL);
-    }
     while (!stopping) {
-        int status;
-        pid_t pid = wait(&status);
-        if (pid < 0) {
-            if (errno == EINTR)
-                continue;
-            sleep(1);
+        int status, missing = start_missing(cfg, cat, s, kids, born);
+        pid_t pid = waitpid(-1, &status, missing ? WNOHANG : 0);
+        if (pid <= 0) {
+            if (pid == 0 || errno != EINTR)
+                sleep(1);
             continue;
         }
         for (i = 0; i < cfg->workers; i++) {
             if (kids[i] != pid)
                 continue;
-            if (stopping) {
-                kids[i] = 0;
+            kids[i] = -1;
+            if (stopping)
                 break;
-            }
-            fprintf(stderr, "actiond: worker %d ended (status %d); starting another\n", (int)pid,
-                    status);
-            /* a worker that dies as soon as it starts must not spin the parent */
+            log_child_end(pid, status);
             if ((!WIFEXITED(status) || WEXITSTATUS(status) != 0) && time(NULL) - born[i] < 1)
                 sleep(1);
-            kids[i] = spawn(cfg, cat, s, i);
-            born[i] = time(NULL);
         }
     }
     stop_children(kids, cfg->workers);

@@ -4,7 +4,9 @@ row lock) before it exits cleanly."""
 
 import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -238,3 +240,47 @@ class WorkerSockets(ApiTestCase):
                                  capture_output=True, text=True, env=env, timeout=30)
             self.assertEqual(run.returncode, 2, args)
             self.assertIn("--worker-sockets needs", run.stdout + run.stderr)
+
+
+class FailingChild(ApiTestCase):
+    """A child that cannot accept exits 1, and the parent waits a second before it
+    starts the next one instead of spinning. With at most 5 descriptors a child holds
+    0-2, the socket (3) and its epoll (4), so its first accept fails with EMFILE; the
+    database is never reached, so none is needed."""
+
+    def test_a_child_that_cannot_accept_exits_1_and_is_restarted_after_a_pause(self):
+        workdir = tempfile.mkdtemp(prefix="actiond-failing.")
+        sock = os.path.join(workdir, "w.sock")
+        proc = subprocess.Popen(
+            ["prlimit", "--nofile=5", "--", os.path.join(BUILD, "actiond"), "--listen", sock,
+             "--workers", "1", "--database", "host=/nonexistent dbname=none",
+             "--catalog", CATALOG],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={k: v for k, v in os.environ.items() if not k.startswith("ACTIOND_")})
+        self.addCleanup(os.rmdir, workdir)
+        self.addCleanup(proc.stderr.close)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.send_signal, signal.SIGTERM)
+        started = time.monotonic()
+        # a pending connection makes every child's first accept fail
+        pending = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(pending.close)
+        deadline = started + 30
+        while pending.connect_ex(sock) != 0:
+            self.assertLess(time.monotonic(), deadline, "the socket never listened")
+            time.sleep(0.02)
+        log = ""
+        while log.count("exited with status") < 3:
+            self.assertLess(time.monotonic(), deadline, f"fewer than 3 ends in: {log}")
+            ready, _, _ = select.select([proc.stderr], [], [], 0.5)
+            if ready:
+                chunk = os.read(proc.stderr.fileno(), 4096).decode(errors="replace")
+                self.assertTrue(chunk, f"the parent exited: {log}")
+                log += chunk
+        self.assertIn("accept failed", log)
+        self.assertNotIn("killed by signal", log)
+        ends = [line for line in log.splitlines() if "exited with status" in line]
+        self.assertTrue(all("exited with status 1;" in line for line in ends), log)
+        # three ends are two restarts, each after a pause of a second; without the
+        # pause they would come within milliseconds
+        self.assertGreaterEqual(time.monotonic() - started, 2.0)

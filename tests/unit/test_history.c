@@ -124,3 +124,14 @@ Test(history, undo_patches_reverse_the_unit)
     json_object_put(unit[1].forward);
     json_object_put(unit[1].inverse);
 }
+
+/* Only the tokens before the first array position are compared; those after it are
+ * parsed too and freed with the rest (a leak of theirs was found by the sanitized
+ * integration suite). */
+Test(history, paths_cut_at_an_array_position_compare_only_the_tokens_before_it)
+{
+    cr_assert(overlap("[{\"op\":\"replace\",\"path\":\"/annotations/0/tags/x\",\"value\":1}]",
+                      "[{\"op\":\"replace\",\"path\":\"/annotations/1/name\",\"value\":2}]"));
+    cr_assert(!overlap("[{\"op\":\"replace\",\"path\":\"/a/0/b/c\",\"value\":1}]",
+                       "[{\"op\":\"replace\",\"path\":\"/z/-/y\",\"value\":2}]"));
+}
