@@ -418,20 +418,36 @@ log_child_end(pid_t pid, int status)
                 WEXITSTATUS(status));
 }
 
-/* Starts a child in every slot that has none (kids[n] < 0). Returns how many are still
- * missing because fork failed. */
+/* The prefork parent's table of children: kids[n] is child n's pid (-1: none), born[n]
+ * when it started (monotonic seconds). At file scope so that a forked child, which
+ * inherits the table, still holds a reference to it for LeakSanitizer. */
+static struct {
+    pid_t *kids;
+    double *born;
+} table;
+
+static double
+now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Starts a child in every slot that has none. Returns how many are still missing
+ * because fork failed. */
 static int
-start_missing(const struct config *cfg, const struct catalog *cat, struct sockets *s, pid_t *kids,
-              time_t *born)
+start_missing(const struct config *cfg, const struct catalog *cat, struct sockets *s)
 {
     int n, missing = 0;
 
     for (n = 0; n < cfg->workers && !stopping; n++) {
-        if (kids[n] >= 0)
+        if (table.kids[n] >= 0)
             continue;
-        kids[n] = spawn(cfg, cat, s, n);
-        born[n] = time(NULL);
-        if (kids[n] < 0)
+        table.kids[n] = spawn(cfg, cat, s, n);
+        table.born[n] = now_seconds();
+        if (table.kids[n] < 0)
             missing++;
     }
     return missing;
@@ -445,20 +461,17 @@ start_missing(const struct config *cfg, const struct catalog *cat, struct socket
 static int
 supervise(const struct config *cfg, const struct catalog *cat, struct sockets *s)
 {
-    pid_t *kids = malloc((size_t)cfg->workers * sizeof(pid_t));
-    time_t *born = calloc((size_t)cfg->workers, sizeof(time_t));
     int i;
 
-    if (kids == NULL || born == NULL) {
-        free(kids);
-        free(born);
-        return 1;
-    }
+    table.kids = malloc((size_t)cfg->workers * sizeof(pid_t));
+    table.born = calloc((size_t)cfg->workers, sizeof(double));
+    if (table.kids == NULL || table.born == NULL)
+        goto done;
     for (i = 0; i < cfg->workers; i++)
-        kids[i] = -1;
+        table.kids[i] = -1;
     install_stop_handler(on_stop_signal);
     while (!stopping) {
-        int status, missing = start_missing(cfg, cat, s, kids, born);
+        int status, missing = start_missing(cfg, cat, s);
         pid_t pid = waitpid(-1, &status, missing ? WNOHANG : 0);
         if (pid <= 0) {
             if (pid == 0 || errno != EINTR)
@@ -466,20 +479,24 @@ supervise(const struct config *cfg, const struct catalog *cat, struct sockets *s
             continue;
         }
         for (i = 0; i < cfg->workers; i++) {
-            if (kids[i] != pid)
+            if (table.kids[i] != pid)
                 continue;
-            kids[i] = -1;
+            table.kids[i] = -1;
             if (stopping)
                 break;
             log_child_end(pid, status);
-            if ((!WIFEXITED(status) || WEXITSTATUS(status) != 0) && time(NULL) - born[i] < 1)
+            if ((!WIFEXITED(status) || WEXITSTATUS(status) != 0) &&
+                now_seconds() - table.born[i] < 1.0)
                 sleep(1);
         }
     }
-    stop_children(kids, cfg->workers);
-    free(kids);
-    free(born);
-    return 0;
+    stop_children(table.kids, cfg->workers);
+done:
+    free(table.kids);
+    free(table.born);
+    table.kids = NULL;
+    table.born = NULL;
+    return stopping ? 0 : 1;
 }
 
 int
