@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,7 +79,35 @@ usage(FILE *out)
           out);
 }
 
-/* Parses a decimal in [min, max]; 0 on success. */
+/* The options that take a number: the flag that names it in messages, its range and
+ * base, and the field of struct config it sets (an int or a size_t). */
+enum number_type { NUMBER_INT, NUMBER_SIZE };
+
+static const struct number_option {
+    int opt;
+    const char *name;
+    long min;
+    long max;
+    int base;
+    size_t offset;
+    enum number_type type;
+} number_options[] = {
+    {OPT_WORKERS, "--workers", 0, 1024, 10, offsetof(struct config, workers), NUMBER_INT},
+    {OPT_BACKLOG, "--backlog", 1, 65535, 10, offsetof(struct config, backlog), NUMBER_INT},
+    {OPT_SOCKET_MODE, "--socket-mode", 0, 0777, 8, offsetof(struct config, socket_mode),
+     NUMBER_INT},
+    {OPT_MAX_BODY, "--max-body", 64, 64L * 1024 * 1024, 10, offsetof(struct config, max_body),
+     NUMBER_SIZE},
+    {OPT_MAX_DEPTH, "--max-depth", 2, 1000, 10, offsetof(struct config, max_depth), NUMBER_SIZE},
+    {OPT_MAX_STRING, "--max-string", 16, 64L * 1024 * 1024, 10, offsetof(struct config, max_string),
+     NUMBER_SIZE},
+    {OPT_TOKEN_CACHE, "--token-cache-seconds", 0, 3600, 10,
+     offsetof(struct config, token_cache_seconds), NUMBER_INT},
+    {OPT_DOC_CACHE, "--doc-cache", 0, 1024L * 1024 * 1024, 10,
+     offsetof(struct config, doc_cache_bytes), NUMBER_SIZE},
+};
+
+/* Parses a number in [min, max] written in `base`, with nothing after it; 0 on success. */
 static int
 parse_long(const char *s, long min, long max, int base, long *out)
 {
@@ -94,12 +123,25 @@ parse_long(const char *s, long min, long max, int base, long *out)
 }
 
 static int
-set_number(const char *name, const char *s, long min, long max, int base, long *out, FILE *err)
+set_number(const struct number_option *n, const char *s, struct config *c, FILE *err)
 {
-    if (parse_long(s, min, max, base, out) == 0)
-        return 0;
-    fprintf(err, "actiond: %s must be a number from %ld to %ld, not \"%s\"\n", name, min, max, s);
-    return -1;
+    char *field = (char *)c + n->offset;
+    long v;
+
+    if (parse_long(s, n->min, n->max, n->base, &v) < 0) {
+        if (n->base == 8)
+            fprintf(err, "actiond: %s must be an octal number from %#lo to %#lo, not \"%s\"\n",
+                    n->name, (unsigned long)n->min, (unsigned long)n->max, s);
+        else
+            fprintf(err, "actiond: %s must be a number from %ld to %ld, not \"%s\"\n", n->name,
+                    n->min, n->max, s);
+        return -1;
+    }
+    if (n->type == NUMBER_INT)
+        *(int *)(void *)field = (int)v;
+    else
+        *(size_t *)(void *)field = (size_t)v;
+    return 0;
 }
 
 /* The environment variables that mirror flags, applied before argv. */
@@ -123,7 +165,11 @@ static const struct {
 static int
 apply_option(struct config *c, int opt, const char *arg, FILE *out)
 {
-    long v;
+    size_t i;
+
+    for (i = 0; i < sizeof(number_options) / sizeof(number_options[0]); i++)
+        if (number_options[i].opt == opt)
+            return set_number(&number_options[i], arg, c, out);
 
     switch (opt) {
     case OPT_DATABASE:
@@ -141,56 +187,18 @@ apply_option(struct config *c, int opt, const char *arg, FILE *out)
     case OPT_CHECK_CATALOG:
         c->check_catalog = arg;
         return 0;
-    case OPT_WORKERS:
-        if (set_number("--workers", arg, 0, 1024, 10, &v, out) < 0)
-            return -1;
-        c->workers = (int)v;
-        return 0;
-    case OPT_BACKLOG:
-        if (set_number("--backlog", arg, 1, 65535, 10, &v, out) < 0)
-            return -1;
-        c->backlog = (int)v;
-        return 0;
-    case OPT_SOCKET_MODE:
-        if (set_number("--socket-mode", arg, 0, 0777, 8, &v, out) < 0)
-            return -1;
-        c->socket_mode = (int)v;
-        return 0;
-    case OPT_MAX_BODY:
-        if (set_number("--max-body", arg, 64, 64L * 1024 * 1024, 10, &v, out) < 0)
-            return -1;
-        c->max_body = (size_t)v;
-        return 0;
-    case OPT_MAX_DEPTH:
-        if (set_number("--max-depth", arg, 2, 1000, 10, &v, out) < 0)
-            return -1;
-        c->max_depth = (size_t)v;
-        return 0;
-    case OPT_MAX_STRING:
-        if (set_number("--max-string", arg, 16, 64L * 1024 * 1024, 10, &v, out) < 0)
-            return -1;
-        c->max_string = (size_t)v;
-        return 0;
-    case OPT_TOKEN_CACHE:
-        if (set_number("--token-cache-seconds", arg, 0, 3600, 10, &v, out) < 0)
-            return -1;
-        c->token_cache_seconds = (int)v;
-        return 0;
-    case OPT_DOC_CACHE:
-        if (set_number("--doc-cache", arg, 0, 1024L * 1024 * 1024, 10, &v, out) < 0)
-            return -1;
-        c->doc_cache_bytes = (size_t)v;
-        return 0;
     case OPT_WORKER_SOCKETS:
         /* a flag on the command line (arg NULL); "1" or "0" in the environment */
-        if (arg == NULL) {
+        if (arg == NULL || strcmp(arg, "1") == 0) {
             c->worker_sockets = 1;
             return 0;
         }
-        if (set_number("ACTIOND_WORKER_SOCKETS", arg, 0, 1, 10, &v, out) < 0)
-            return -1;
-        c->worker_sockets = (int)v;
-        return 0;
+        if (strcmp(arg, "0") == 0) {
+            c->worker_sockets = 0;
+            return 0;
+        }
+        fprintf(out, "actiond: ACTIOND_WORKER_SOCKETS must be 0 or 1, not \"%s\"\n", arg);
+        return -1;
     default:
         return -1;
     }
