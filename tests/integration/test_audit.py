@@ -12,6 +12,8 @@ $ACTIOND_SUPERUSER_URL. Without one they fail: tests/integration/run always has 
 actionctl from $ACTIOND_BUILD_DIR, which tests/integration/run exports.
 """
 
+import datetime
+import hashlib
 import json
 import os
 import subprocess
@@ -147,6 +149,54 @@ class HashChain(ApiTestCase):
                 self.assertEqual(psql_value(DATABASE_URL, f"""
                     SELECT action_log_row_hash({args}) <> hash FROM action_log
                      WHERE resource_id = {self.clip_id} AND version = 3"""), "t")
+
+    def test_the_hash_is_the_documented_serialisation(self):
+        """docs/database.md's serialisation, computed here from the columns, gives the
+        stored hash, for rows with and without an idempotency key and a reverted
+        version, and for one whose strings are not ASCII (the length prefixes count
+        bytes, not characters)."""
+        resp = request("POST", "/clips")
+        self.assertEqual(resp.status, 201, resp)
+        clip_id = resp.body["id"]
+        steps = [
+            {"action": "add_crop_keyframe",
+             "data": {"frame": 10, "x": 1, "y": 2, "width": 640, "height": 360}},
+            {"action": "update_crop_keyframe", "target": {"frame": 10}, "data": {"x": 3},
+             "id": f"audit-serialisation-{clip_id}"},
+            {"action": "create_region",
+             "data": {"start_time": 1, "end_time": 2, "effect_type": "Überblendung ✓ 漢字"}},
+            {"action": "undo"},
+        ]
+        for version, envelope in enumerate(steps, start=1):
+            resp = request("POST", f"/clips/{clip_id}/actions",
+                           body=dict(envelope, expected_version=version))
+            self.assertEqual(resp.status, 200, resp)
+        chain = rows(DATABASE_URL, f"""
+            SELECT hash, prev_hash, resource_id::text, version::text, action,
+                   target::text, data::text, actor,
+                   (extract(epoch FROM applied_at) * 1000000)::bigint AS applied_us,
+                   idempotency_key, forward::text, inverse::text, state, reverts::text
+              FROM action_log WHERE resource_id = {clip_id} ORDER BY version""")
+        self.assertEqual(len(chain), 5)
+        self.assertIsNotNone(chain[2]["idempotency_key"])
+        self.assertIn("Überblendung ✓ 漢字", chain[3]["forward"])
+        self.assertIsNotNone(chain[4]["reverts"])
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        for row in chain:
+            applied = epoch + datetime.timedelta(microseconds=row["applied_us"])
+            texts = [row["prev_hash"], row["resource_id"], row["version"], row["action"],
+                     row["target"], row["data"], row["actor"],
+                     applied.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), row["idempotency_key"],
+                     row["forward"], row["inverse"], row["state"], row["reverts"]]
+            serialised = b"actiond-log-1"
+            for text in texts:
+                if text is None:
+                    serialised += b"-"
+                else:
+                    raw = text.encode("utf-8")
+                    serialised += str(len(raw)).encode() + b":" + raw
+            with self.subTest(version=row["version"]):
+                self.assertEqual(hashlib.sha256(serialised).hexdigest(), row["hash"])
 
     def test_session_settings_do_not_change_the_hash(self):
         proc = psql(DATABASE_URL, f"""
@@ -375,17 +425,17 @@ def sql_files():
     return sql, sorted(f for f in os.listdir(sql) if f.endswith(".sql"))
 
 
-class MigrationChainsExistingRows(unittest.TestCase):
-    """sql/003_audit.sql applied to a database that already has a log: the rows are
-    chained in version order, and verify accepts the result. A log with a gap cannot
-    be chained: the migration fails and changes nothing."""
+class ScratchDatabase(unittest.TestCase):
+    """A database of its own, migrated with the files before APPLIED_BEFORE only."""
+
+    APPLIED_BEFORE = None
 
     def setUp(self):
         if not superuser_url():
             self.fail("no superuser connection to create a scratch database")
         if not actionctl():
             self.fail("ACTIOND_BUILD_DIR has no actionctl")
-        self.dbname = f"actiond_audit_migration_{os.getpid()}"
+        self.dbname = f"actiond_audit_migration_{self.APPLIED_BEFORE}_{os.getpid()}"
         proc = psql(superuser_url(), f"CREATE DATABASE {self.dbname} OWNER actiond_owner"
                                      " ENCODING 'UTF8' TEMPLATE template0")
         self.assertEqual(proc.returncode, 0, proc.stderr)
@@ -394,7 +444,7 @@ class MigrationChainsExistingRows(unittest.TestCase):
         source, names = sql_files()
         self.all_sql = source
         for name in names:
-            if name < "003":
+            if name < self.APPLIED_BEFORE:
                 with open(os.path.join(source, name), "rb") as src, \
                         open(os.path.join(self.before.name, name), "wb") as dst:
                     dst.write(src.read())
@@ -406,6 +456,14 @@ class MigrationChainsExistingRows(unittest.TestCase):
             self.before.cleanup()
         if hasattr(self, "dbname"):
             psql(superuser_url(), f"DROP DATABASE IF EXISTS {self.dbname}")
+
+
+class MigrationChainsExistingRows(ScratchDatabase):
+    """sql/003_audit.sql applied to a database that already has a log: the rows are
+    chained in version order, and verify accepts the result. A log with a gap cannot
+    be chained: the migration fails and changes nothing."""
+
+    APPLIED_BEFORE = "003"
 
     def old_rows(self, gap=False):
         """Two resources with histories written before 003, in no particular order."""
@@ -460,6 +518,75 @@ class MigrationChainsExistingRows(unittest.TestCase):
         self.assertEqual(psql_value(self.url, """
             SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'action_log'::regclass
                AND tgname = 'action_log_no_update_delete'"""), "A")
+
+
+class RowHashRewrite(ScratchDatabase):
+    """sql/005_cheaper_writes.sql replaces the body of action_log_row_hash: rows that
+    003's body hashed keep their hashes, verify still accepts them, and rows written
+    after it chain on from them."""
+
+    APPLIED_BEFORE = "005"
+
+    def test_rows_hashed_before_keep_their_hashes(self):
+        proc = psql(self.url, """
+            INSERT INTO resources (type, version, data, state, owner)
+            VALUES ('clips', 2, '{"title": "Überblendung ✓", "n": 2}', 'draft', 'alice');
+            INSERT INTO action_log (resource_id, version, action, target, data, actor,
+                                    idempotency_key, fingerprint, forward, inverse, state)
+            VALUES (1, 1, 'create', NULL, NULL, 'alice', NULL, NULL,
+                    '[{"op": "add", "path": "", "value": {"title": "Überblendung ✓", "n": 1}}]',
+                    '[]', NULL),
+                   (1, 2, 'count', '{"n": null}', '{"n": 2}', 'alice', 'k-1', 'f',
+                    '[{"op": "replace", "path": "/n", "value": 2}]',
+                    '[{"op": "replace", "path": "/n", "value": 1}]', 'draft');""")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        before = rows(self.url, "SELECT version, hash FROM action_log ORDER BY version")
+        self.assertEqual(len(before), 2)
+
+        proc = run_actionctl("migrate", "--dir", self.all_sql, url=self.url)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("applied 005_cheaper_writes.sql", proc.stdout)
+        after = rows(self.url, f"""
+            SELECT version, hash, hash = {ROW_HASH} AS matches
+              FROM action_log ORDER BY version""")
+        self.assertEqual([(r["version"], r["hash"]) for r in after],
+                         [(r["version"], r["hash"]) for r in before])
+        self.assertTrue(all(r["matches"] for r in after), after)
+
+        proc = psql(self.url, """
+            INSERT INTO action_log (resource_id, version, action, actor, forward, inverse,
+                                    state)
+            VALUES (1, 3, 'count', 'alice', '[{"op": "replace", "path": "/n", "value": 3}]',
+                    '[{"op": "replace", "path": "/n", "value": 2}]', 'draft');
+            UPDATE resources SET version = 3, data = data || '{"n": 3}';""")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = run_actionctl("verify", url=self.url)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(proc.stdout.strip(), "verified 1 resources, 3 log entries: OK")
+
+
+    def test_documents_are_compressed_with_lz4_where_the_server_has_it(self):
+        proc = run_actionctl("migrate", "--dir", self.all_sql, url=self.url)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        has_lz4 = psql_value(self.url, """
+            SELECT 'lz4' = ANY (enumvals) FROM pg_settings
+             WHERE name = 'default_toast_compression'""") == "t"
+        compressions = psql_value(self.url, """
+            SELECT string_agg(DISTINCT attcompression::text, ',') FROM pg_attribute
+             WHERE (attrelid = 'resources'::regclass AND attname = 'data')
+                OR (attrelid = 'action_log'::regclass
+                    AND attname IN ('target', 'data', 'response', 'forward', 'inverse',
+                                    'touches'))""")
+        self.assertEqual(compressions, "l" if has_lz4 else "")
+        # a document of a few KB is stored compressed, by that method
+        proc = psql(self.url, """
+            INSERT INTO resources (type, version, data, owner)
+            SELECT 'clips', 1, jsonb_build_object('keyframes', jsonb_agg(jsonb_build_object(
+                       'frame', k, 'x', k % 7, 'y', k % 5))), 'alice'
+              FROM generate_series(1, 200) AS k""")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(psql_value(self.url, "SELECT pg_column_compression(data) FROM resources"),
+                         "lz4" if has_lz4 else "pglz")
 
 
 if __name__ == "__main__":
