@@ -76,6 +76,14 @@ enum stmt {
 #define ROW_NCOLS 11
 #define ROW_DATA_COL 3
 
+/* The log columns an action's entries are inserted with: by ST_WRITE for the first, by
+ * ST_APPEND for the rest of a batch. bench/run reads it to compare with its pgbench
+ * transaction. */
+#define LOG_INSERT                                                                                 \
+    "INSERT INTO action_log (resource_id, version, action, target, data, actor,"                   \
+    " idempotency_key, fingerprint, response, forward, inverse, state, stack_prev, unit_first,"    \
+    " reverts, touches, based_on, merged_over)"
+
 static const struct {
     const char *name;
     const char *sql;
@@ -112,24 +120,17 @@ static const struct {
                            " state = $4, updated_at = now(), deleted_at = CASE WHEN $5::boolean"
                            " THEN coalesce(deleted_at, now()) END,"
                            " undo_top = nullif($6::bigint, 0), redo_top = nullif($7::bigint, 0)"
-                           " WHERE id = $1 AND version = $25 RETURNING id)"
-                           " INSERT INTO action_log (resource_id, version, action, target, data,"
-                           " actor, idempotency_key, fingerprint, response, forward, inverse,"
-                           " state, stack_prev, unit_first, reverts, touches, based_on,"
-                           " merged_over)"
+                           " WHERE id = $1 AND version = $25 RETURNING id) " LOG_INSERT
                            " SELECT u.id, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15::json,"
                            " $16::jsonb, $17::jsonb, $18, nullif($19::bigint, 0),"
                            " nullif($20::bigint, 0), nullif($21::bigint, 0), $22::jsonb,"
                            " nullif($23::bigint, 0), $24::bigint[] FROM u"
                            " RETURNING to_json(applied_at) #>> '{}'"},
-    [ST_APPEND] = {"append", "INSERT INTO action_log (resource_id, version, action, target, data,"
-                             " actor, idempotency_key, fingerprint, response, forward, inverse,"
-                             " state, stack_prev, unit_first, reverts, touches, based_on,"
-                             " merged_over)"
-                             " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9::json,"
-                             " $10::jsonb, $11::jsonb, $12, nullif($13::bigint, 0),"
-                             " nullif($14::bigint, 0), nullif($15::bigint, 0), $16::jsonb,"
-                             " nullif($17::bigint, 0), $18::bigint[])"},
+    [ST_APPEND] = {"append",
+                   LOG_INSERT " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9::json,"
+                              " $10::jsonb, $11::jsonb, $12, nullif($13::bigint, 0),"
+                              " nullif($14::bigint, 0), nullif($15::bigint, 0), $16::jsonb,"
+                              " nullif($17::bigint, 0), $18::bigint[])"},
     /* One statement is one transaction: the resource and its first log entry exist
      * together or not at all, in a single round trip. */
     [ST_CREATE] = {"create", "WITH r AS (INSERT INTO resources (type, version, data, state, owner)"
