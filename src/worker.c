@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,10 @@
 #include "store.h"
 
 #define SHUTDOWN_GRACE_SECONDS 30
+
+/* After a request whose body and answer together reach this many bytes, the child gives
+ * the memory it freed back to the kernel (see serve). */
+#define TRIM_AFTER_BYTES (64 * 1024)
 
 static volatile sig_atomic_t stopping;
 
@@ -63,11 +68,13 @@ fcgi_read(void *ctx, char *buf, size_t n)
 
 /*
  * Answers one request. `resp` and `out` belong to the process and are reused from one
- * request to the next, so a typical answer costs no allocation for its text.
+ * request to the next, so a typical answer costs no allocation for its text. Returns
+ * the bytes of the request body and of the answer.
  */
-static void
+static size_t
 handle_one(struct api *api, FCGX_Request *rq, struct resp *resp, struct sbuf *out)
 {
+    size_t handled;
     struct req r;
     struct ad_error err = {0};
 
@@ -81,8 +88,10 @@ handle_one(struct api *api, FCGX_Request *rq, struct resp *resp, struct sbuf *ou
     sbuf_recycle(out, RESP_KEEP_BYTES);
     resp_write(resp, out);
     FCGX_PutStr(out->data, (int)out->len, rq->out);
+    handled = r.body_len + out->len;
     req_free(&r);
     ad_error_clear(&err);
+    return handled;
 }
 
 /*
@@ -172,6 +181,7 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
     struct resp resp;
     struct sbuf out;
     sigset_t term;
+    size_t handled;
     int ep, status = 1;
 
     sigemptyset(&term);
@@ -197,8 +207,16 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
             fprintf(stderr, "actiond[%d]: accept failed (%d); exiting\n", (int)getpid(), rc);
             break;
         }
-        handle_one(api, &rq, &resp, &out);
+        handled = handle_one(api, &rq, &resp, &out);
         finish(&rq);
+        /* A large request's objects are freed between allocations that outlive it (kept
+         * documents, the connection), so glibc can return none of that memory at the top
+         * of the heap, and a child would keep the peak of its largest request for good
+         * (87 MB after a 1 MB JSON Patch, against 3.4 MB before it). malloc_trim also
+         * releases free pages inside the heap; it costs a walk of the free lists, so it
+         * runs only after requests big enough to have left such pages. */
+        if (handled >= TRIM_AFTER_BYTES)
+            malloc_trim(0);
     }
     if (ep >= 0)
         close(ep);

@@ -21,14 +21,15 @@ def _pair(name, value):
     return out + name + value
 
 
-def request(sock_path, method, path, body=b"", headers=None, timeout=60):
+def request(sock_path, method, path, body=b"", headers=None, timeout=60,
+            content_type="application/json"):
     """Sends one request to the FastCGI socket at sock_path; returns (status, headers
-    dict with lower-case names, body bytes)."""
+    dict with lower-case names, body bytes). A body goes with `content_type`."""
     params = {"REQUEST_METHOD": method, "SCRIPT_NAME": "/api", "PATH_INFO": path,
               "QUERY_STRING": "", "CONTENT_LENGTH": str(len(body)),
               "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1"}
     if body:
-        params["CONTENT_TYPE"] = "application/json"
+        params["CONTENT_TYPE"] = content_type
     for name, value in (headers or {}).items():
         params["HTTP_" + name.upper().replace("-", "_")] = value
     encoded = b"".join(_pair(k.encode(), v.encode()) for k, v in params.items())

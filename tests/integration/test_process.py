@@ -63,6 +63,41 @@ class UnderSpawnFcgi(ApiTestCase):
         self.assertEqual(headers["etag"], '"1"')
         self.assertTrue(headers["location"].startswith("/api/clips/"))
 
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+    def test_a_large_request_leaves_no_peak_behind(self):
+        """A JSON Patch near the body limit builds tens of MB of objects; once it is
+        answered the worker hands that memory back (malloc_trim) instead of keeping its
+        peak for good (src/worker.c)."""
+        with open(f"/proc/{self.proc.pid}/maps") as f:
+            if "libasan" in f.read():
+                self.skipTest("AddressSanitizer replaces glibc's allocator, whose trimming"
+                              " this checks; the build without sanitizers runs it")
+        status, _, body = self.call("POST", "/clips")
+        self.assertEqual(status, 201, body)
+        clip = json.loads(body)["id"]
+        for _ in range(20):
+            self.assertEqual(self.call("GET", f"/clips/{clip}")[0], 200)
+        before = self.rss_kb()
+        ops = [{"op": "add", "path": "/regions/-", "value": {"a": i, "b": "x"}}
+               for i in range(14000)]
+        data = json.dumps(ops).encode()
+        self.assertLess(len(data), 1024 * 1024)
+        status, headers, body = fcgi.request(
+            self.sock, "PATCH", f"/clips/{clip}", data, content_type="application/json-patch+json",
+            headers={"Authorization": f"Bearer {TOKEN}", "If-Match": '"1"'})
+        self.assertEqual(status, 200, body[:300])
+        self.assertEqual(headers["etag"], '"2"')
+        # one worker serves one request at a time: once the next is answered, whatever
+        # it did after the patch's answer is done
+        self.assertEqual(self.call("GET", "/healthz")[0], 200)
+        after = self.rss_kb()
+        # measured: +78 MB without the trim, +4 MB with it (the kept 330 KB document,
+        # the grown answer buffer)
+        self.assertLess(after - before, 16 * 1024, f"RSS {before} KB -> {after} KB")
+
     def test_sigterm_finishes_the_request_in_hand(self):
         status, _, body = self.call("POST", "/clips")
         self.assertEqual(status, 201, body)
