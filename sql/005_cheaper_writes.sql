@@ -29,13 +29,12 @@ END
 $$;
 
 -- The rows to check the new body against: a bounded sample of what is there (in heap
--- order, so no sort over a long log), with whether 003's body reproduces each hash.
+-- order, so no sort over a long log), with what 003's body makes of each.
 CREATE TEMP TABLE hash_sample ON COMMIT DROP AS
-SELECT l.resource_id, l.version, l.hash,
-       l.hash = action_log_row_hash(l.prev_hash, l.resource_id, l.version, l.action,
-                                    l.target, l.data, l.actor, l.applied_at,
-                                    l.idempotency_key, l.forward, l.inverse, l.state,
-                                    l.reverts) AS was_ok
+SELECT l.resource_id, l.version,
+       action_log_row_hash(l.prev_hash, l.resource_id, l.version, l.action, l.target,
+                           l.data, l.actor, l.applied_at, l.idempotency_key, l.forward,
+                           l.inverse, l.state, l.reverts) AS old_hash
   FROM action_log l
  LIMIT 2000;
 
@@ -55,19 +54,18 @@ SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(action_log_seri
     idempotency_key, forward::text, inverse::text, state, reverts::text), 'UTF8')), 'hex')
 $$;
 
--- A row whose hash 003's body reproduced must get the same hash from this one; if not,
--- every chain already written would read as tampered, so nothing of this file is kept.
+-- Every sampled row must get from this body what it got from 003's; if not, every
+-- chain already written would read as tampered, so nothing of this file is kept.
 DO $$
 DECLARE
     bad record;
 BEGIN
     SELECT s.resource_id, s.version INTO bad
       FROM hash_sample s JOIN action_log l USING (resource_id, version)
-     WHERE s.was_ok
-       AND s.hash <> action_log_row_hash(l.prev_hash, l.resource_id, l.version, l.action,
-                                         l.target, l.data, l.actor, l.applied_at,
-                                         l.idempotency_key, l.forward, l.inverse, l.state,
-                                         l.reverts)
+     WHERE s.old_hash <> action_log_row_hash(l.prev_hash, l.resource_id, l.version,
+                                             l.action, l.target, l.data, l.actor,
+                                             l.applied_at, l.idempotency_key, l.forward,
+                                             l.inverse, l.state, l.reverts)
      LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'action_log_row_hash changed the hash of resource % version %',
