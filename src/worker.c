@@ -4,6 +4,7 @@
  * released before the next accept. A child takes SIGTERM only while it waits for a
  * connection, so a shutdown never cuts a request or a transaction in half.
  */
+#define _GNU_SOURCE /* accept4 */
 #include "worker.h"
 
 #include <errno.h>
@@ -15,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -28,6 +31,7 @@
 #include "req.h"
 #include "resp.h"
 #include "store.h"
+#include "xalloc.h"
 
 #define SHUTDOWN_GRACE_SECONDS 30
 
@@ -113,56 +117,195 @@ finish(FCGX_Request *rq)
 }
 
 /*
+ * A child watches every connection it accepted in its epoll set, beside its listening
+ * sockets, and connections the web server keeps open between requests (FCGI_KEEP_CONN;
+ * nginx's fastcgi_keep_conn) stay there: an idle kept connection never stands between
+ * the child and a request on another one. (A single-threaded worker that read the next
+ * request from its last connection would leave every other connection to it queued
+ * until the web server gave the idle one up.) A child keeps at most this many open;
+ * past them it closes a connection after its answer.
+ */
+#define MAX_KEPT_CONNECTIONS 256
+
+/* What an epoll event is about: a listening socket (rq.listen_sock; rq.ipcFd -1), or a
+ * connection (rq.ipcFd), in the child's list while it is open. */
+struct source {
+    FCGX_Request rq;
+    int listening;
+    int close_after; /* accepted past MAX_KEPT_CONNECTIONS: closed after its answer */
+    struct source *prev, *next;
+};
+
+struct sources {
+    int ep;
+    struct source listeners[2];
+    struct source *conns; /* every open connection, a doubly linked list */
+    size_t n_conns;
+    char *allowed; /* FCGI_WEB_SERVER_ADDRS: the web servers' IPv4 addresses, or NULL */
+};
+
+static void
+sources_close(struct sources *s)
+{
+    while (s->conns != NULL) {
+        struct source *c = s->conns;
+        s->conns = c->next;
+        FCGX_Free(&c->rq, 1);
+        free(c);
+    }
+    s->n_conns = 0;
+    if (s->ep >= 0)
+        close(s->ep);
+    s->ep = -1;
+    free(s->allowed);
+    s->allowed = NULL;
+}
+
+/*
  * A child's listening sockets go into an epoll set of its own: the shared socket, and
  * with --worker-sockets the child's own one too. EPOLLEXCLUSIVE wakes one of the
- * children waiting on the shared socket per connection, not all of them. Returns the
- * epoll descriptor, or -1.
+ * children waiting on the shared socket per connection, not all of them. Returns 0, or
+ * -1 with s->ep -1.
  */
 static int
-watch_sockets(int shared_fd, int own_fd)
+sources_open(struct sources *s, int shared_fd, int own_fd)
 {
     int fds[2] = {shared_fd, own_fd};
-    int ep = epoll_create1(EPOLL_CLOEXEC);
     size_t i;
 
-    if (ep < 0)
+    memset(s, 0, sizeof(*s));
+    if (getenv("FCGI_WEB_SERVER_ADDRS") != NULL)
+        s->allowed = xstrdup(getenv("FCGI_WEB_SERVER_ADDRS"));
+    s->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (s->ep < 0)
         goto fail;
     for (i = 0; i < 2; i++) {
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = fds[i]};
-        if (fds[i] >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &s->listeners[i]};
+        FCGX_InitRequest(&s->listeners[i].rq, fds[i], 0);
+        s->listeners[i].listening = 1;
+        if (fds[i] >= 0 && epoll_ctl(s->ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
             goto fail;
     }
-    return ep;
+    return 0;
 fail:
     fprintf(stderr, "actiond[%d]: epoll: %s\n", (int)getpid(), strerror(errno));
-    if (ep >= 0)
-        close(ep);
+    sources_close(s);
     return -1;
 }
 
 /*
- * Sleeps until a listening socket in `ep` has a connection and returns that socket;
- * -1 when asked to stop or on error. SIGTERM and SIGINT are blocked everywhere else in
- * a child, and unblocked only inside epoll_pwait, so a stop request either arrives
- * before the wait (and `stopping` is seen) or interrupts it: it is never lost.
+ * Sleeps until a listening socket has a connection or a kept connection has a request
+ * (or has ended), and returns its source; NULL when asked to stop or on error. SIGTERM
+ * and SIGINT are blocked everywhere else in a child, and unblocked only inside
+ * epoll_pwait, so a stop request either arrives before the wait (and `stopping` is
+ * seen) or interrupts it: it is never lost.
  */
-static int
-wait_for_connection(int ep)
+static struct source *
+wait_for_work(const struct sources *s)
 {
     struct epoll_event ev;
     sigset_t none;
 
     sigemptyset(&none);
     while (!stopping) {
-        int n = epoll_pwait(ep, &ev, 1, -1, &none);
+        int n = epoll_pwait(s->ep, &ev, 1, -1, &none);
         if (n == 1)
-            return ev.data.fd;
+            return ev.data.ptr;
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "actiond[%d]: epoll_wait: %s\n", (int)getpid(), strerror(errno));
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* Frees a connection's state and closes it, unlisting it. */
+static void
+release(struct sources *s, struct source *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    s->n_conns--;
+    FCGX_Free(&c->rq, 1);
+    free(c);
+}
+
+/*
+ * Whether a peer may talk to this worker: with FCGI_WEB_SERVER_ADDRS set (libfcgi's
+ * convention, a comma-separated list of IPv4 addresses), a TCP peer must be one of
+ * them; unix socket peers are the file mode's business.
+ */
+static int
+peer_allowed(const struct sources *s, const struct sockaddr_storage *sa)
+{
+    char addr[INET_ADDRSTRLEN];
+    const char *at;
+    size_t n;
+
+    if (s->allowed == NULL || sa->ss_family != AF_INET)
+        return 1;
+    if (inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof(addr)) == NULL)
+        return 0;
+    n = strlen(addr);
+    for (at = s->allowed; *at != '\0'; at += strcspn(at, ",")) {
+        at += strspn(at, ", ");
+        if (strncmp(at, addr, n) == 0 && (at[n] == ',' || at[n] == ' ' || at[n] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Takes every connection waiting on `listener` into the epoll set, where it waits for
+ * its request like any kept connection: a connection left in the backlog would wait a
+ * whole round of the others per accept. Returns 0; -1 when accepting fails for a
+ * reason other than an empty backlog (another child was first).
+ */
+static int
+accept_all(struct sources *s, const struct source *listener)
+{
+    for (;;) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof(sa);
+        struct epoll_event ev = {.events = EPOLLIN};
+        struct source *c;
+        int fd = accept4(listener->rq.listen_sock, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+                return 0;
+            fprintf(stderr, "actiond[%d]: accept failed (%s); exiting\n", (int)getpid(),
+                    strerror(errno));
+            return -1;
+        }
+        if (!peer_allowed(s, &sa)) {
+            close(fd);
+            continue;
+        }
+        c = xcalloc(1, sizeof(*c));
+        /* listen_sock -1: libfcgi, finding the connection ended, never accepts another
+         * behind the epoll set's back; keepConnection until the first request says,
+         * or FCGX_Accept_r would close the connection before reading from it */
+        FCGX_InitRequest(&c->rq, -1, 0);
+        c->rq.ipcFd = fd;
+        c->rq.keepConnection = 1;
+        c->close_after = s->n_conns >= MAX_KEPT_CONNECTIONS;
+        c->next = s->conns;
+        if (s->conns != NULL)
+            s->conns->prev = c;
+        s->conns = c;
+        s->n_conns++;
+        ev.data.ptr = c;
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            fprintf(stderr, "actiond[%d]: epoll: %s\n", (int)getpid(), strerror(errno));
+            release(s, c);
             return -1;
         }
     }
-    return -1;
 }
 
 /*
@@ -177,12 +320,12 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
 {
     struct store *store = store_open(cfg->database_url);
     struct api *api = api_new(cfg, store, cat);
-    FCGX_Request rq;
+    struct sources src;
     struct resp resp;
     struct sbuf out;
     sigset_t term;
     size_t handled;
-    int ep, status = 1;
+    int status = 1;
 
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
@@ -191,24 +334,30 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
     install_stop_handler(on_stop_signal);
     resp_init(&resp);
     sbuf_init(&out);
-    FCGX_InitRequest(&rq, shared_fd, 0);
-    ep = watch_sockets(shared_fd, own_fd);
-    while (ep >= 0) {
-        int rc;
-        rq.listen_sock = wait_for_connection(ep);
-        if (rq.listen_sock < 0) {
+    if (sources_open(&src, shared_fd, own_fd) < 0)
+        goto out;
+    for (;;) {
+        struct source *c = wait_for_work(&src);
+        if (c == NULL) {
             status = stopping ? 0 : 1;
             break;
         }
-        rc = FCGX_Accept_r(&rq);
-        if (rc == -EAGAIN || rc == -EWOULDBLOCK)
+        if (c->listening) {
+            if (accept_all(&src, c) < 0)
+                break;
             continue;
-        if (rc < 0) {
-            fprintf(stderr, "actiond[%d]: accept failed (%d); exiting\n", (int)getpid(), rc);
-            break;
         }
-        handled = handle_one(api, &rq, &resp, &out);
-        finish(&rq);
+        /* The connection has a request, or has ended (the web server closed it). */
+        if (FCGX_Accept_r(&c->rq) < 0) {
+            release(&src, c);
+            continue;
+        }
+        handled = handle_one(api, &c->rq, &resp, &out);
+        if (c->close_after)
+            c->rq.keepConnection = 0;
+        finish(&c->rq);
+        if (c->rq.ipcFd < 0)
+            release(&src, c);
         /* A large request's objects are freed between allocations that outlive it (kept
          * documents, the connection), so glibc can return none of that memory at the top
          * of the heap, and a child would keep the peak of its largest request for good
@@ -218,9 +367,8 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
         if (handled >= TRIM_AFTER_BYTES)
             malloc_trim(0);
     }
-    if (ep >= 0)
-        close(ep);
-    FCGX_Free(&rq, 0);
+out:
+    sources_close(&src);
     resp_free(&resp);
     sbuf_free(&out);
     api_free(api);

@@ -21,10 +21,10 @@ def _pair(name, value):
     return out + name + value
 
 
-def request(sock_path, method, path, body=b"", headers=None, timeout=60,
-            content_type="application/json"):
-    """Sends one request to the FastCGI socket at sock_path; returns (status, headers
-    dict with lower-case names, body bytes). A body goes with `content_type`."""
+FCGI_KEEP_CONN = 1
+
+
+def _message(method, path, body, headers, content_type, flags):
     params = {"REQUEST_METHOD": method, "SCRIPT_NAME": "/api", "PATH_INFO": path,
               "QUERY_STRING": "", "CONTENT_LENGTH": str(len(body)),
               "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1"}
@@ -33,30 +33,68 @@ def request(sock_path, method, path, body=b"", headers=None, timeout=60,
     for name, value in (headers or {}).items():
         params["HTTP_" + name.upper().replace("-", "_")] = value
     encoded = b"".join(_pair(k.encode(), v.encode()) for k, v in params.items())
-    msg = _record(BEGIN_REQUEST, struct.pack("!HB5x", RESPONDER, 0))
+    msg = _record(BEGIN_REQUEST, struct.pack("!HB5x", RESPONDER, flags))
     msg += _record(PARAMS, encoded) + _record(PARAMS, b"")
     for i in range(0, len(body), 65535):
         msg += _record(STDIN, body[i:i + 65535])
-    msg += _record(STDIN, b"")
+    return msg + _record(STDIN, b"")
+
+
+def _answer(s):
+    """Reads records from socket s up to END_REQUEST; returns what _parse makes of them."""
+    out, buf = b"", b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError("the worker closed the connection before END_REQUEST")
+        buf += chunk
+        while len(buf) >= 8:
+            _, rtype, _, clen, plen, _ = struct.unpack("!BBHHBB", buf[:8])
+            if len(buf) < 8 + clen + plen:
+                break
+            content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+            if rtype == STDOUT:
+                out += content
+            elif rtype == END_REQUEST:
+                return _parse(out)
+
+
+def request(sock_path, method, path, body=b"", headers=None, timeout=60,
+            content_type="application/json"):
+    """Sends one request to the FastCGI socket at sock_path; returns (status, headers
+    dict with lower-case names, body bytes). A body goes with `content_type`."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(sock_path)
-        s.sendall(msg)
-        out, buf = b"", b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise ConnectionError("the worker closed the connection before END_REQUEST")
-            buf += chunk
-            while len(buf) >= 8:
-                _, rtype, _, clen, plen, _ = struct.unpack("!BBHHBB", buf[:8])
-                if len(buf) < 8 + clen + plen:
-                    break
-                content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
-                if rtype == STDOUT:
-                    out += content
-                elif rtype == END_REQUEST:
-                    return _parse(out)
+        s.sendall(_message(method, path, body, headers, content_type, 0))
+        return _answer(s)
+
+
+class KeptConnection:
+    """A connection the client keeps open between requests (FCGI_KEEP_CONN), as nginx
+    keeps its connections to the workers with fastcgi_keep_conn."""
+
+    def __init__(self, sock_path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(sock_path)
+
+    def request(self, method, path, body=b"", headers=None, content_type="application/json"):
+        self.sock.sendall(_message(method, path, body, headers, content_type, FCGI_KEEP_CONN))
+        return _answer(self.sock)
+
+    def closed_by_worker(self, wait=5):
+        """Whether the worker has closed its end (end of file within `wait` seconds)."""
+        self.sock.settimeout(wait)
+        try:
+            return self.sock.recv(1) == b""
+        except socket.timeout:
+            return False
+        finally:
+            self.sock.settimeout(30)
+
+    def close(self):
+        self.sock.close()
 
 
 def _parse(raw):

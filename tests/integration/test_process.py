@@ -277,6 +277,114 @@ class WorkerSockets(ApiTestCase):
             self.assertIn("--worker-sockets needs", run.stdout + run.stderr)
 
 
+class KeptConnections(ApiTestCase):
+    """Connections the web server keeps between requests (FCGI_KEEP_CONN, nginx's
+    fastcgi_keep_conn): one single-process worker waits on all of them and on its
+    listening socket at once, so an idle kept connection never holds it."""
+
+    LIMIT = 256  # MAX_KEPT_CONNECTIONS in src/worker.c
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="actiond-kept.")
+        self.sock = os.path.join(self.dir, "w.sock")
+        self.proc = subprocess.Popen(
+            [os.path.join(BUILD, "actiond"), "--listen", self.sock, "--workers", "0",
+             "--database", APP_DATABASE_URL, "--catalog", CATALOG],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={k: v for k, v in os.environ.items() if not k.startswith("ACTIOND_")})
+        self.addCleanup(self.stop)
+        self.kept = []
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if fcgi.request(self.sock, "GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            self.assertLess(time.monotonic(), deadline, "the worker never answered")
+            time.sleep(0.05)
+
+    def stop(self):
+        for conn in self.kept:
+            conn.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(timeout=30)
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+        os.rmdir(self.dir)
+
+    def connect(self):
+        conn = fcgi.KeptConnection(self.sock)
+        self.kept.append(conn)
+        return conn
+
+    def read_clip(self, conn, clip):
+        status, _, body = conn.request("GET", f"/clips/{clip}",
+                                       headers={"Authorization": f"Bearer {TOKEN}"})
+        self.assertEqual(status, 200, body)
+        return json.loads(body)
+
+    def open_descriptors(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def test_requests_follow_each_other_on_one_connection(self):
+        conn = self.connect()
+        status, _, body = conn.request("POST", "/clips", b"{}",
+                                       headers={"Authorization": f"Bearer {TOKEN}"})
+        self.assertEqual(status, 201, body)
+        clip = json.loads(body)["id"]
+        for _ in range(3):
+            self.assertEqual(self.read_clip(conn, clip)["id"], clip)
+
+    def test_an_idle_kept_connection_does_not_hold_the_worker(self):
+        # A worker that read the next request from its last connection would wait on
+        # `idle` here for good (the socket's timeout fails the test instead).
+        idle = self.connect()
+        self.assertEqual(idle.request("GET", "/healthz")[0], 200)
+        other = self.connect()
+        self.assertEqual(other.request("GET", "/healthz")[0], 200)
+        self.assertEqual(fcgi.request(self.sock, "GET", "/healthz", timeout=30)[0], 200)
+        self.assertEqual(idle.request("GET", "/healthz")[0], 200)
+        self.assertEqual(other.request("GET", "/healthz")[0], 200)
+
+    def test_connections_the_client_closes_are_let_go(self):
+        before = self.open_descriptors()
+        conns = [self.connect() for _ in range(20)]
+        for conn in conns:
+            self.assertEqual(conn.request("GET", "/healthz")[0], 200)
+        self.assertEqual(self.open_descriptors(), before + 20)
+        for conn in conns:
+            conn.close()
+        # the worker sees each end of file as work and releases the connection
+        deadline = time.monotonic() + 30
+        while self.open_descriptors() != before:
+            self.assertEqual(fcgi.request(self.sock, "GET", "/healthz")[0], 200)
+            self.assertLess(time.monotonic(), deadline,
+                            f"{self.open_descriptors() - before} connections still held")
+            time.sleep(0.05)
+
+    def test_past_the_limit_a_connection_is_closed_after_its_answer(self):
+        conns = [self.connect() for _ in range(self.LIMIT)]
+        for conn in conns:
+            self.assertEqual(conn.request("GET", "/healthz")[0], 200)
+        extra = self.connect()
+        self.assertEqual(extra.request("GET", "/healthz")[0], 200)
+        self.assertTrue(extra.closed_by_worker(), "the connection past the limit stayed open")
+        # the kept ones still serve, and once one is given up a new one is kept again
+        self.assertEqual(conns[0].request("GET", "/healthz")[0], 200)
+        held = self.open_descriptors()
+        conns[-1].close()
+        deadline = time.monotonic() + 30
+        while self.open_descriptors() != held - 1:
+            self.assertEqual(conns[1].request("GET", "/healthz")[0], 200)
+            self.assertLess(time.monotonic(), deadline, "the closed connection is still held")
+            time.sleep(0.05)
+        again = self.connect()
+        self.assertEqual(again.request("GET", "/healthz")[0], 200)
+        self.assertEqual(again.request("GET", "/healthz")[0], 200)
+
+
 class FailingChild(ApiTestCase):
     """A child that cannot accept exits 1, and the parent waits a second before it
     starts the next one instead of spinning. With at most 5 descriptors a child holds
