@@ -61,9 +61,11 @@ def _answer(s):
 
 def request(sock_path, method, path, body=b"", headers=None, timeout=60,
             content_type="application/json"):
-    """Sends one request to the FastCGI socket at sock_path; returns (status, headers
-    dict with lower-case names, body bytes). A body goes with `content_type`."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+    """Sends one request to the FastCGI socket at sock_path (a unix socket's path, or a
+    (host, port) pair for TCP); returns (status, headers dict with lower-case names, body
+    bytes). A body goes with `content_type`."""
+    family = socket.AF_INET if isinstance(sock_path, tuple) else socket.AF_UNIX
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(sock_path)
         s.sendall(_message(method, path, body, headers, content_type, 0))

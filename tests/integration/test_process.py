@@ -385,6 +385,41 @@ class KeptConnections(ApiTestCase):
         self.assertEqual(again.request("GET", "/healthz")[0], 200)
 
 
+class WebServerAddresses(ApiTestCase):
+    """FCGI_WEB_SERVER_ADDRS, libfcgi's list of the web servers allowed to connect over
+    TCP, which the worker applies itself since it accepts its own connections."""
+
+    def serve(self, allowed):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIOND_")}
+        env["FCGI_WEB_SERVER_ADDRS"] = allowed
+        proc = subprocess.Popen(
+            [os.path.join(BUILD, "actiond"), "--listen", f"127.0.0.1:{port}", "--workers", "0",
+             "--database", APP_DATABASE_URL, "--catalog", CATALOG],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        self.addCleanup(proc.wait, 30)
+        self.addCleanup(proc.terminate)
+        deadline = time.monotonic() + 30
+        while True:  # connection refused until it listens
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5):
+                    return ("127.0.0.1", port)
+            except OSError:
+                self.assertLess(time.monotonic(), deadline, "the worker never listened")
+                time.sleep(0.05)
+
+    def test_a_listed_address_is_served(self):
+        addr = self.serve("10.9.9.9, 127.0.0.1")
+        self.assertEqual(fcgi.request(addr, "GET", "/healthz", timeout=30)[0], 200)
+
+    def test_any_other_address_is_closed_unanswered(self):
+        addr = self.serve("10.9.9.9,127.0.0.10")
+        with self.assertRaises(ConnectionError):
+            fcgi.request(addr, "GET", "/healthz", timeout=30)
+
+
 class FailingChild(ApiTestCase):
     """A child that cannot accept exits 1, and the parent waits a second before it
     starts the next one instead of spinning. With at most 5 descriptors a child holds
