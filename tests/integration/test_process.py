@@ -19,6 +19,20 @@ BUILD = os.environ.get("ACTIOND_BUILD_DIR", "")
 CATALOG = os.path.join(os.path.dirname(__file__), "..", "..", "catalog", "default.json")
 
 
+def wait_answers(test, path):
+    """Waits until a worker answers /healthz on the socket at `path` (the socket file
+    exists a moment before it listens)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if fcgi.request(path, "GET", "/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        test.assertLess(time.monotonic(), deadline, f"nobody answers on {path}")
+        time.sleep(0.05)
+
+
 class UnderSpawnFcgi(ApiTestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="actiond-spawn.")
@@ -201,15 +215,7 @@ class WorkerSockets(ApiTestCase):
         os.rmdir(self.dir)
 
     def wait_answers(self, path):
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if fcgi.request(path, "GET", "/healthz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            self.assertLess(time.monotonic(), deadline, f"nobody answers on {path}")
-            time.sleep(0.05)
+        wait_answers(self, path)
 
     def owners(self):
         """{own socket path: pid of the child holding it}, after checking that every
@@ -294,15 +300,7 @@ class KeptConnections(ApiTestCase):
             env={k: v for k, v in os.environ.items() if not k.startswith("ACTIOND_")})
         self.addCleanup(self.stop)
         self.kept = []
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if fcgi.request(self.sock, "GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            self.assertLess(time.monotonic(), deadline, "the worker never answered")
-            time.sleep(0.05)
+        wait_answers(self, self.sock)
 
     def stop(self):
         for conn in self.kept:
