@@ -1,8 +1,8 @@
 /*
  * worker.c: the FastCGI accept loop and the prefork supervisor. A child owns one
  * database connection and one api handler for its whole life; a request's memory is
- * released before the next accept. A child takes SIGTERM only while it waits for a
- * connection, so a shutdown never cuts a request or a transaction in half.
+ * released before the next one. A child takes SIGTERM only while it waits for work,
+ * so a shutdown never cuts a request or a transaction in half.
  */
 #define _GNU_SOURCE /* accept4 */
 #include "worker.h"
@@ -309,6 +309,29 @@ accept_all(struct sources *s, const struct source *listener)
 }
 
 /*
+ * Serves the request waiting on connection `c`, or releases `c` when it has ended (the
+ * web server closed it); a connection is also released once closed after its answer.
+ * Returns the bytes of the request body and of the answer.
+ */
+static size_t
+serve_one(struct sources *s, struct source *c, struct api *api, struct resp *resp, struct sbuf *out)
+{
+    size_t handled;
+
+    if (FCGX_Accept_r(&c->rq) < 0) {
+        release(s, c);
+        return 0;
+    }
+    handled = handle_one(api, &c->rq, resp, out);
+    if (c->close_after)
+        c->rq.keepConnection = 0;
+    finish(&c->rq);
+    if (c->rq.ipcFd < 0)
+        release(s, c);
+    return handled;
+}
+
+/*
  * The accept loop of one process, on the shared socket and (own_fd >= 0) the process's
  * own one. Both are non-blocking: a connection another child took first makes accept
  * fail with EAGAIN, and the loop waits again. Returns the process's exit status: 0
@@ -347,17 +370,7 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
                 break;
             continue;
         }
-        /* The connection has a request, or has ended (the web server closed it). */
-        if (FCGX_Accept_r(&c->rq) < 0) {
-            release(&src, c);
-            continue;
-        }
-        handled = handle_one(api, &c->rq, &resp, &out);
-        if (c->close_after)
-            c->rq.keepConnection = 0;
-        finish(&c->rq);
-        if (c->rq.ipcFd < 0)
-            release(&src, c);
+        handled = serve_one(&src, c, api, &resp, &out);
         /* A large request's objects are freed between allocations that outlive it (kept
          * documents, the connection), so glibc can return none of that memory at the top
          * of the heap, and a child would keep the peak of its largest request for good

@@ -81,9 +81,17 @@ class KeptConnection:
         self.sock.settimeout(timeout)
         self.sock.connect(sock_path)
 
-    def request(self, method, path, body=b"", headers=None, content_type="application/json"):
+    def send(self, method, path, body=b"", headers=None, content_type="application/json"):
+        """Writes a request without waiting for its answer (see receive)."""
         self.sock.sendall(_message(method, path, body, headers, content_type, FCGI_KEEP_CONN))
+
+    def receive(self):
+        """The answer to the request sent last, as request() returns it."""
         return _answer(self.sock)
+
+    def request(self, method, path, body=b"", headers=None, content_type="application/json"):
+        self.send(method, path, body, headers, content_type)
+        return self.receive()
 
     def closed_by_worker(self, wait=5):
         """Whether the worker has closed its end (end of file within `wait` seconds)."""

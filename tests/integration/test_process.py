@@ -33,6 +33,28 @@ def wait_answers(test, path):
         time.sleep(0.05)
 
 
+def hold_row_lock(test, clip):
+    """A psql session holding resource `clip`'s row lock until release_row_lock."""
+    holder = subprocess.Popen([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                               DATABASE_URL],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    holder.stdin.write(f"BEGIN; SELECT id FROM resources WHERE id = {clip} FOR UPDATE;\n"
+                       "\\echo locked\n")
+    holder.stdin.flush()
+    for line in holder.stdout:
+        if line.strip() == "locked":
+            return holder
+    test.fail(f"psql could not lock the row: {holder.stderr.read()}")
+    return None
+
+
+def release_row_lock(holder):
+    holder.stdin.write("COMMIT;\n")
+    holder.stdin.close()
+    holder.wait(timeout=10)
+
+
 class UnderSpawnFcgi(ApiTestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="actiond-spawn.")
@@ -117,18 +139,7 @@ class UnderSpawnFcgi(ApiTestCase):
         self.assertEqual(status, 201, body)
         clip = json.loads(body)["id"]
         # hold the clip's row lock, so the worker's action waits inside its transaction
-        holder = subprocess.Popen([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                                   DATABASE_URL],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        holder.stdin.write(f"BEGIN; SELECT id FROM resources WHERE id = {clip} FOR UPDATE;\n"
-                           "\\echo locked\n")
-        holder.stdin.flush()
-        for line in holder.stdout:
-            if line.strip() == "locked":
-                break
-        else:
-            self.fail(f"psql could not lock the row: {holder.stderr.read()}")
+        holder = hold_row_lock(self, clip)
         result = {}
 
         def act():
@@ -142,9 +153,7 @@ class UnderSpawnFcgi(ApiTestCase):
         self.proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         self.assertIsNone(self.proc.poll(), "the worker left with a request in hand")
-        holder.stdin.write("COMMIT;\n")
-        holder.stdin.close()
-        holder.wait(timeout=10)
+        release_row_lock(holder)
         sender.join(timeout=20)
         status, _, body = result["answer"]
         self.assertEqual(status, 200, body)
@@ -381,6 +390,42 @@ class KeptConnections(ApiTestCase):
         again = self.connect()
         self.assertEqual(again.request("GET", "/healthz")[0], 200)
         self.assertEqual(again.request("GET", "/healthz")[0], 200)
+
+
+    def test_a_stopping_worker_answers_what_waits_on_its_kept_connections(self):
+        status, _, body = fcgi.request(self.sock, "POST", "/clips", b"{}",
+                                       headers={"Authorization": f"Bearer {TOKEN}"})
+        self.assertEqual(status, 201, body)
+        clip = json.loads(body)["id"]
+        kept = [self.connect() for _ in range(3)]
+        for conn in kept:
+            self.assertEqual(conn.request("GET", "/healthz")[0], 200)
+        # hold the clip's row lock, so the worker's action waits inside its transaction
+        holder = hold_row_lock(self, clip)
+        result = {}
+
+        def act():
+            result["answer"] = fcgi.request(
+                self.sock, "POST", f"/clips/{clip}/actions",
+                json.dumps({"action": "set_trim_range", "expected_version": 1,
+                            "data": {"start": 1.0, "end": 2.0}}).encode(),
+                headers={"Authorization": f"Bearer {TOKEN}"})
+
+        sender = threading.Thread(target=act)
+        sender.start()
+        time.sleep(0.5)  # the worker is now waiting for the row lock
+        self.proc.send_signal(signal.SIGTERM)
+        # written while the worker is busy and told to stop: it takes the signal only when
+        # it has nothing left to do, so these are answered before it leaves
+        for conn in kept:
+            conn.send("GET", "/healthz")
+        release_row_lock(holder)
+        sender.join(timeout=20)
+        self.assertEqual(result["answer"][0], 200, result["answer"][2])
+        for conn in kept:
+            self.assertEqual(conn.receive()[0], 200)
+            self.assertTrue(conn.closed_by_worker())
+        self.assertEqual(self.proc.wait(timeout=20), 0)
 
 
 class WebServerAddresses(ApiTestCase):
