@@ -144,16 +144,26 @@ struct sources {
     char *allowed; /* FCGI_WEB_SERVER_ADDRS: the web servers' IPv4 addresses, or NULL */
 };
 
+/* Frees a connection's state and closes it, unlisting it. */
+static void
+release(struct sources *s, struct source *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    s->n_conns--;
+    FCGX_Free(&c->rq, 1);
+    free(c);
+}
+
 static void
 sources_close(struct sources *s)
 {
-    while (s->conns != NULL) {
-        struct source *c = s->conns;
-        s->conns = c->next;
-        FCGX_Free(&c->rq, 1);
-        free(c);
-    }
-    s->n_conns = 0;
+    while (s->conns != NULL)
+        release(s, s->conns);
     if (s->ep >= 0)
         close(s->ep);
     s->ep = -1;
@@ -217,21 +227,6 @@ wait_for_work(const struct sources *s)
         }
     }
     return NULL;
-}
-
-/* Frees a connection's state and closes it, unlisting it. */
-static void
-release(struct sources *s, struct source *c)
-{
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    s->n_conns--;
-    FCGX_Free(&c->rq, 1);
-    free(c);
 }
 
 /*

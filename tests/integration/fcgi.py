@@ -1,6 +1,7 @@
 """fcgi.py: a minimal FastCGI client (the responder role of the FastCGI 1.0
 specification), so tests can talk to a worker without nginx: under spawn-fcgi, or to
-watch one process finish its request after SIGTERM."""
+watch one process finish its request after SIGTERM; over TCP, and on a connection kept
+between requests as nginx keeps them."""
 
 import socket
 import struct
@@ -77,6 +78,7 @@ class KeptConnection:
     keeps its connections to the workers with fastcgi_keep_conn."""
 
     def __init__(self, sock_path, timeout=30):
+        self.timeout = timeout
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(sock_path)
@@ -101,7 +103,7 @@ class KeptConnection:
         except socket.timeout:
             return False
         finally:
-            self.sock.settimeout(30)
+            self.sock.settimeout(self.timeout)
 
     def close(self):
         self.sock.close()

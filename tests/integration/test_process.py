@@ -1,6 +1,7 @@
 """test_process.py: the worker as a process (SPEC 6): it serves under spawn-fcgi on an
 inherited socket, and SIGTERM lets it finish the request in hand (here one waiting on a
-row lock) before it exits cleanly."""
+row lock) before it exits cleanly; its own sockets per child; the connections it keeps
+between requests; the web server addresses it accepts over TCP."""
 
 import json
 import os
