@@ -40,6 +40,57 @@ struct parser {
     struct ad_error *err;
 };
 
+/*
+ * Member names seen by this process, kept for its whole life so that an object can
+ * point at them instead of owning a copy (JSON_C_OBJECT_ADD_CONSTANT_KEY). A stored
+ * document repeats the same few names in every element, and each copy was a malloc
+ * and a free per member per request. Bounded: past NAMES_MAX names, or for a long
+ * name, the object owns a copy as before, so hostile bodies cannot grow the table.
+ */
+#define NAMES_MAX 1024
+#define NAMES_SLOTS 2048 /* a power of two, at least twice NAMES_MAX */
+#define NAME_MAX_LEN 32
+
+struct kept_name {
+    char *name; /* NULL: a free slot */
+    uint32_t hash;
+    uint32_t len;
+};
+
+static struct {
+    struct kept_name slot[NAMES_SLOTS];
+    size_t count;
+} kept_names;
+
+/* The kept copy of name `s` of `len` bytes (the reader refuses NUL in strings), or
+ * NULL when it is not kept. */
+static const char *
+kept_name(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    struct kept_name *k;
+    size_t i;
+
+    if (len > NAME_MAX_LEN)
+        return NULL;
+    for (i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    for (i = h & (NAMES_SLOTS - 1);; i = (i + 1) & (NAMES_SLOTS - 1)) {
+        k = &kept_names.slot[i];
+        if (k->name == NULL)
+            break;
+        if (k->hash == h && k->len == len && memcmp(k->name, s, len) == 0)
+            return k->name;
+    }
+    if (kept_names.count >= NAMES_MAX)
+        return NULL;
+    kept_names.count++;
+    k->name = xstrndup(s, len);
+    k->hash = h;
+    k->len = (uint32_t)len;
+    return k->name;
+}
+
 /* What the main loop needs next: a value, or what follows a completed value. */
 enum step {
     STEP_VALUE,
@@ -533,7 +584,12 @@ after_value(struct parser *p, json_object **v, int *more)
     if (is_array) {
         json_object_array_add(top->c, *v);
     } else {
-        json_object_object_add_ex(top->c, top->key.data, *v, JSON_C_OBJECT_ADD_KEY_IS_NEW);
+        const char *kept = kept_name(top->key.data, top->key.len);
+        if (kept != NULL)
+            json_object_object_add_ex(
+                top->c, kept, *v, JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY);
+        else
+            json_object_object_add_ex(top->c, top->key.data, *v, JSON_C_OBJECT_ADD_KEY_IS_NEW);
         top->has_key = 0;
     }
     *v = NULL;
@@ -680,26 +736,6 @@ jsonp_write_string(struct sbuf *b, const char *s, size_t len)
     sbuf_add(b, "\"", 1);
 }
 
-/*
- * Appends magnitude in decimal, after a '-' when negative. A document's numbers are
- * mostly integers, and snprintf cost several times as much per number as the rest of
- * serialising it.
- */
-static void
-write_decimal(struct sbuf *b, uint64_t magnitude, int negative)
-{
-    /* UINT64_MAX and INT64_MIN are both 20 characters */
-    char num[20], *p = num + sizeof(num);
-
-    do {
-        *--p = (char)('0' + magnitude % 10);
-        magnitude /= 10;
-    } while (magnitude > 0);
-    if (negative)
-        *--p = '-';
-    sbuf_add(b, p, (size_t)(num + sizeof(num) - p));
-}
-
 void
 jsonp_write(struct sbuf *b, json_object *v)
 {
@@ -718,11 +754,9 @@ jsonp_write(struct sbuf *b, json_object *v)
         /* json-c keeps values above INT64_MAX as uint64 and clamps the int64 view */
         i64 = json_object_get_int64(v);
         if (i64 == INT64_MAX)
-            write_decimal(b, json_object_get_uint64(v), 0);
-        else if (i64 < 0)
-            write_decimal(b, (uint64_t)0 - (uint64_t)i64, 1);
+            sbuf_add_decimal(b, json_object_get_uint64(v), 0);
         else
-            write_decimal(b, (uint64_t)i64, 0);
+            sbuf_add_int64(b, i64);
         break;
     case json_type_double:
         /* the text a number was read as, or json-c's own formatting */

@@ -141,5 +141,11 @@ ptr_join(const char *base, const char *token)
 char *
 ptr_join_index(const char *base, size_t idx)
 {
-    return xasprintf("%s/%zu", base, idx);
+    struct sbuf b;
+
+    sbuf_init(&b);
+    sbuf_adds(&b, base);
+    sbuf_add(&b, "/", 1);
+    sbuf_add_decimal(&b, idx, 0);
+    return b.data;
 }

@@ -562,7 +562,11 @@ keep(struct params *p, char *s)
 static const char *
 int_param(struct params *p, int64_t v)
 {
-    return keep(p, xasprintf("%" PRId64, v));
+    struct sbuf b;
+
+    sbuf_init(&b);
+    sbuf_add_int64(&b, v);
+    return keep(p, b.data);
 }
 
 /* The JSON text of `v` ("null" for NULL), owned by `p`. */
@@ -592,8 +596,11 @@ array_param(struct params *p, const int64_t *v, size_t n)
 
     sbuf_init(&b);
     sbuf_adds(&b, "{");
-    for (i = 0; i < n; i++)
-        sbuf_addf(&b, "%s%lld", i ? "," : "", (long long)v[i]);
+    for (i = 0; i < n; i++) {
+        if (i > 0)
+            sbuf_add(&b, ",", 1);
+        sbuf_add_int64(&b, v[i]);
+    }
     sbuf_adds(&b, "}");
     return keep(p, b.data);
 }

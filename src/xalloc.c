@@ -100,6 +100,30 @@ sbuf_adds(struct sbuf *b, const char *s)
 }
 
 void
+sbuf_add_decimal(struct sbuf *b, uint64_t magnitude, int negative)
+{
+    /* UINT64_MAX and INT64_MIN are both 20 characters */
+    char num[20], *p = num + sizeof(num);
+
+    do {
+        *--p = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    if (negative)
+        *--p = '-';
+    sbuf_add(b, p, (size_t)(num + sizeof(num) - p));
+}
+
+void
+sbuf_add_int64(struct sbuf *b, int64_t v)
+{
+    if (v < 0)
+        sbuf_add_decimal(b, (uint64_t)0 - (uint64_t)v, 1);
+    else
+        sbuf_add_decimal(b, (uint64_t)v, 0);
+}
+
+void
 sbuf_addf(struct sbuf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -8,6 +8,7 @@
 #define ACTIOND_XALLOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 void *xmalloc(size_t n);
@@ -42,6 +43,10 @@ sbuf_add(struct sbuf *b, const char *s, size_t n)
 
 void sbuf_adds(struct sbuf *b, const char *s);
 void sbuf_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends `magnitude` in decimal, after a '-' when `negative`: documents and SQL
+ * parameters are full of integers, and snprintf costs several times as much. */
+void sbuf_add_decimal(struct sbuf *b, uint64_t magnitude, int negative);
+void sbuf_add_int64(struct sbuf *b, int64_t v);
 void sbuf_reset(struct sbuf *b);
 /* Empties `b` for reuse, keeping its storage unless that grew beyond `keep` bytes. */
 void sbuf_recycle(struct sbuf *b, size_t keep);

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -635,6 +636,64 @@ Test(jsonp, copy_preserves_double_text)
                      "{\"a\":[1.50,1E+2,123456789012345678901234567890,-0.0],\"b\":\"s\"}");
     json_object_put(c);
     cr_assert_null(jsonp_copy(NULL));
+}
+
+/* The hash table entry of member `name` of object `o`: its key, and who owns it. */
+static struct lh_entry *
+member_entry(json_object *o, const char *name)
+{
+    struct lh_entry *e = lh_table_lookup_entry(json_object_get_object(o), name);
+
+    cr_assert_not_null(e, "no member %s", name);
+    return e;
+}
+
+Test(jsonp, short_member_names_are_shared)
+{
+    json_object *a = parse_ok("{\"frame\":1,\"x\":2}");
+    json_object *b = parse_ok("[{\"x\":3,\"frame\":4}]");
+    json_object *inner = json_object_array_get_idx(b, 0);
+    struct sbuf text;
+
+    cr_assert(member_entry(a, "frame")->k_is_constant);
+    cr_assert_eq(member_entry(a, "frame")->k, member_entry(inner, "frame")->k);
+    cr_assert_eq(member_entry(a, "x")->k, member_entry(inner, "x")->k);
+    /* the shared name outlives the objects that used it */
+    json_object_object_del(inner, "frame");
+    json_object_put(a);
+    a = parse_ok("{\"frame\":5}");
+    sbuf_init(&text);
+    jsonp_write(&text, a);
+    cr_assert_str_eq(text.data, "{\"frame\":5}");
+    sbuf_free(&text);
+    json_object_put(a);
+    json_object_put(b);
+}
+
+Test(jsonp, long_or_too_many_member_names_are_copies)
+{
+    char name[40], body[64];
+    json_object *many[1100], *o;
+    size_t i;
+
+    memset(name, 'n', 33);
+    name[33] = '\0';
+    snprintf(body, sizeof(body), "{\"%s\":true}", name);
+    o = parse_ok(body);
+    cr_assert_not(member_entry(o, name)->k_is_constant);
+    json_object_put(o);
+    /* the process keeps a bounded number of names; past it objects own their names */
+    for (i = 0; i < 1100; i++) {
+        snprintf(body, sizeof(body), "{\"name%zu\":%zu}", i, i);
+        many[i] = parse_ok(body);
+    }
+    cr_assert(member_entry(many[5], "name5")->k_is_constant);
+    cr_assert_not(member_entry(many[1099], "name1099")->k_is_constant);
+    for (i = 0; i < 1100; i++) {
+        snprintf(name, sizeof(name), "name%zu", i);
+        cr_assert_eq(json_object_get_int64(json_object_object_get(many[i], name)), (int64_t)i);
+        json_object_put(many[i]);
+    }
 }
 
 Test(jsonp, type_names)
