@@ -91,6 +91,27 @@ kept_name(const char *s, size_t len)
     return k->name;
 }
 
+/*
+ * Small non-negative integers, one json-c object each for the process's life, handed
+ * out by reference: a stored document is mostly such numbers (frames, coordinates,
+ * sizes), each otherwise an allocation and a free per request. Sharing is safe because
+ * nothing here changes a json-c scalar in place (a patch or an action replaces it).
+ */
+#define SHARED_INTS 4096
+
+static json_object *shared_ints[SHARED_INTS];
+
+/* A new reference to an integer value; the caller puts it. */
+static json_object *
+new_int(int64_t v)
+{
+    if (v < 0 || v >= SHARED_INTS)
+        return json_object_new_int64(v);
+    if (shared_ints[v] == NULL)
+        shared_ints[v] = json_object_new_int64(v);
+    return json_object_get(shared_ints[v]);
+}
+
 /* What the main loop needs next: a value, or what follows a completed value. */
 enum step {
     STEP_VALUE,
@@ -430,7 +451,7 @@ parse_number(struct parser *p, json_object **out)
     }
     /* up to 18 digits cannot overflow: the common case needs neither a copy nor strtoll */
     if (integral && digits <= 18) {
-        *out = json_object_new_int64(negative ? -(int64_t)magnitude : (int64_t)magnitude);
+        *out = new_int(negative ? -(int64_t)magnitude : (int64_t)magnitude);
         return AD_OK;
     }
     /* strtoll and strtod need a terminated copy; short ones stay on the stack */

@@ -696,6 +696,28 @@ Test(jsonp, long_or_too_many_member_names_are_copies)
     }
 }
 
+Test(jsonp, small_integers_are_shared)
+{
+    json_object *a = parse_ok("[640, 640, 0, -0, 4095, 4096, 4096, -1, -1]");
+    json_object *b = parse_ok("{\"width\": 640}");
+    size_t i;
+
+    cr_assert_eq(json_object_array_get_idx(a, 0), json_object_array_get_idx(a, 1));
+    cr_assert_eq(json_object_array_get_idx(a, 0), json_object_object_get(b, "width"));
+    cr_assert_eq(json_object_array_get_idx(a, 2), json_object_array_get_idx(a, 3));
+    cr_assert_neq(json_object_array_get_idx(a, 5), json_object_array_get_idx(a, 6));
+    cr_assert_neq(json_object_array_get_idx(a, 7), json_object_array_get_idx(a, 8));
+    /* a shared value outlives each document that held it */
+    json_object_array_del_idx(a, 0, 1);
+    json_object_put(b);
+    cr_assert_eq(json_object_get_int64(json_object_array_get_idx(a, 0)), 640);
+    for (i = 0; i < json_object_array_length(a); i++)
+        cr_assert_eq(json_object_get_type(json_object_array_get_idx(a, i)), json_type_int);
+    cr_assert_eq(json_object_get_int64(json_object_array_get_idx(a, 3)), 4095);
+    cr_assert_eq(json_object_get_int64(json_object_array_get_idx(a, 6)), -1);
+    json_object_put(a);
+}
+
 Test(jsonp, type_names)
 {
     json_object *v = parse_ok("[{},[],\"s\",1,1.5,true,null]");
