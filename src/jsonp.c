@@ -24,6 +24,7 @@
 struct frame {
     json_object *c;
     struct sbuf key;
+    unsigned long key_hash; /* json-c's hash of key, computed once per member */
     int has_key;
 };
 
@@ -53,8 +54,8 @@ struct parser {
 
 struct kept_name {
     char *name; /* NULL: a free slot */
-    uint32_t hash;
-    uint32_t len;
+    unsigned long hash;
+    size_t len;
 };
 
 static struct {
@@ -62,19 +63,16 @@ static struct {
     size_t count;
 } kept_names;
 
-/* The kept copy of name `s` of `len` bytes (the reader refuses NUL in strings), or
- * NULL when it is not kept. */
+/* The kept copy of name `s` of `len` bytes and json-c hash `h` (the reader refuses NUL
+ * in strings), or NULL when it is not kept. */
 static const char *
-kept_name(const char *s, size_t len)
+kept_name(const char *s, size_t len, unsigned long h)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
     struct kept_name *k;
     size_t i;
 
     if (len > NAME_MAX_LEN)
         return NULL;
-    for (i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
     for (i = h & (NAMES_SLOTS - 1);; i = (i + 1) & (NAMES_SLOTS - 1)) {
         k = &kept_names.slot[i];
         if (k->name == NULL)
@@ -87,7 +85,7 @@ kept_name(const char *s, size_t len)
     kept_names.count++;
     k->name = xstrndup(s, len);
     k->hash = h;
-    k->len = (uint32_t)len;
+    k->len = len;
     return k->name;
 }
 
@@ -549,7 +547,10 @@ parse_member_name(struct parser *p)
     sbuf_reset(&top->key);
     sbuf_add(&top->key, p->str.data, p->str.len);
     top->has_key = 1;
-    if (json_object_object_get_ex(top->c, p->str.data, NULL))
+    /* one hash per member, for the duplicate check and the insertion (linkhash.h) */
+    top->key_hash = lh_get_hash(json_object_get_object(top->c), top->key.data);
+    if (lh_table_lookup_entry_w_hash(json_object_get_object(top->c), top->key.data,
+                                     top->key_hash) != NULL)
         return fail_at(p, at, "duplicate member name \"%.*s\"", clip(p->str.data, p->str.len, 64),
                        p->str.data);
     skip_ws(p);
@@ -605,12 +606,12 @@ after_value(struct parser *p, json_object **v, int *more)
     if (is_array) {
         json_object_array_add(top->c, *v);
     } else {
-        const char *kept = kept_name(top->key.data, top->key.len);
-        if (kept != NULL)
-            json_object_object_add_ex(
-                top->c, kept, *v, JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY);
-        else
-            json_object_object_add_ex(top->c, top->key.data, *v, JSON_C_OBJECT_ADD_KEY_IS_NEW);
+        const char *kept = kept_name(top->key.data, top->key.len, top->key_hash);
+        /* what json_object_object_add_ex does for a new key, with the hash already known */
+        if (lh_table_insert_w_hash(json_object_get_object(top->c),
+                                   kept != NULL ? kept : xstrdup(top->key.data), *v, top->key_hash,
+                                   kept != NULL ? JSON_C_OBJECT_ADD_CONSTANT_KEY : 0) != 0)
+            xalloc_die(); /* it fails only when it cannot grow the table */
         top->has_key = 0;
     }
     *v = NULL;

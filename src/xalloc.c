@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-oom(void)
+void
+xalloc_die(void)
 {
     fputs("actiond: out of memory\n", stderr);
     abort();
@@ -22,7 +22,7 @@ xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (p == NULL)
-        oom();
+        xalloc_die();
     return p;
 }
 
@@ -31,7 +31,7 @@ xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (p == NULL)
-        oom();
+        xalloc_die();
     return p;
 }
 
@@ -40,7 +40,7 @@ xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
     if (q == NULL)
-        oom();
+        xalloc_die();
     return q;
 }
 
@@ -67,7 +67,7 @@ xasprintf(const char *fmt, ...)
 
     va_start(ap, fmt);
     if (vasprintf(&p, fmt, ap) < 0)
-        oom();
+        xalloc_die();
     va_end(ap);
     return p;
 }

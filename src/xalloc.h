@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Reports exhaustion and aborts: for allocations made by libraries on our behalf. */
+void xalloc_die(void) __attribute__((noreturn));
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
