@@ -41,12 +41,20 @@ void
 resp_header(struct resp *r, const char *name, const char *fmt, ...)
 {
     char value[1024];
+    const char *v = fmt;
     va_list ap;
 
-    va_start(ap, fmt);
-    vsnprintf(value, sizeof(value), fmt, ap);
-    va_end(ap);
-    sbuf_addf(&r->headers, "%s: %s\r\n", name, value);
+    /* most values are constants: format only when there is something to format */
+    if (strchr(fmt, '%') != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(value, sizeof(value), fmt, ap);
+        va_end(ap);
+        v = value;
+    }
+    sbuf_adds(&r->headers, name);
+    sbuf_add(&r->headers, ": ", 2);
+    sbuf_adds(&r->headers, v);
+    sbuf_add(&r->headers, "\r\n", 2);
 }
 
 void
@@ -159,9 +167,18 @@ resp_reason(int status)
 void
 resp_write(const struct resp *r, struct sbuf *out)
 {
-    sbuf_addf(out, "Status: %d %s\r\n", r->status, resp_reason(r->status));
-    if (r->content_type != NULL)
-        sbuf_addf(out, "Content-Type: %s\r\nContent-Length: %zu\r\n", r->content_type, r->body.len);
+    sbuf_adds(out, "Status: ");
+    sbuf_add_int64(out, r->status);
+    sbuf_add(out, " ", 1);
+    sbuf_adds(out, resp_reason(r->status));
+    sbuf_add(out, "\r\n", 2);
+    if (r->content_type != NULL) {
+        sbuf_adds(out, "Content-Type: ");
+        sbuf_adds(out, r->content_type);
+        sbuf_adds(out, "\r\nContent-Length: ");
+        sbuf_add_decimal(out, r->body.len, 0);
+        sbuf_add(out, "\r\n", 2);
+    }
     if (r->headers.len > 0)
         sbuf_add(out, r->headers.data, r->headers.len);
     sbuf_adds(out, "\r\n");
