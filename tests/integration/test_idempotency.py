@@ -64,6 +64,14 @@ class Idempotency(ApiTestCase):
                           headers={"Idempotency-Key": self.key})
         self.assert_replay(first, second)
 
+    def test_empty_header_is_refused(self):
+        # nginx passes an empty header through as empty (nginx/actiond.conf.in), so a
+        # client whose key went missing hears of it instead of losing retry safety
+        resp = self.act(self.clip_id, self.envelope(), headers={"Idempotency-Key": ""})
+        problem = assert_problem(resp, 400)
+        self.assertIn("Idempotency-Key", problem["detail"])
+        self.assertEqual(self.get_clip(self.clip_id)["version"], 1)
+
     def test_replay_after_later_changes(self):
         envelope = dict(self.envelope(), id=self.key)
         first = self.act(self.clip_id, envelope)
