@@ -982,8 +982,8 @@ action_apply(const struct cat_type *t, const struct action *a, const char *state
     c.req = a;
     c.eff = eff;
     c.err = err;
-    c.data_ptr = xasprintf("%s/data", pointer_prefix);
-    c.target_ptr = xasprintf("%s/target", pointer_prefix);
+    c.data_ptr = ptr_join(pointer_prefix, "data");
+    c.target_ptr = ptr_join(pointer_prefix, "target");
 
     c.act = cat_type_action(t, a->name);
     if (c.act == NULL || c.act->kind == CAT_DUPLICATE) {

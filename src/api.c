@@ -51,7 +51,16 @@ api_free(struct api *a)
 char *
 api_href(const struct call *c, int64_t id, const char *suffix)
 {
-    return xasprintf("%s/%s/%lld%s", c->req->mount, cat_type_name(c->type), (long long)id, suffix);
+    struct sbuf b;
+
+    sbuf_init(&b);
+    sbuf_adds(&b, c->req->mount);
+    sbuf_add(&b, "/", 1);
+    sbuf_adds(&b, cat_type_name(c->type));
+    sbuf_add(&b, "/", 1);
+    sbuf_add_int64(&b, id);
+    sbuf_adds(&b, suffix);
+    return b.data;
 }
 
 json_object *

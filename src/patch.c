@@ -478,6 +478,18 @@ read_pointer(json_object *obj, const char *name, const char *where, const char *
     return AD_OK;
 }
 
+/* "/<i><member>" into `out` (32 bytes): the pointer of operation i, or of one of its
+ * members, in the patch. */
+static void
+op_pointer(char *out, size_t i, const char *member)
+{
+    size_t n = 1;
+
+    out[0] = '/';
+    n += fmt_decimal(out + 1, i);
+    strcpy(out + n, member);
+}
+
 /* Checks the shape of operation i (RFC 6902 sections 4 and 5) into *o. */
 static enum ad_code
 read_op(json_object *obj, size_t i, struct op *o, struct ad_error *err)
@@ -487,11 +499,11 @@ read_op(json_object *obj, size_t i, struct op *o, struct ad_error *err)
     const char *name;
     size_t k;
 
-    snprintf(at, sizeof(at), "/%zu", i);
+    op_pointer(at, i, "");
     if (!is_object(obj))
         return ad_fail(err, AD_BAD_REQUEST, at, "operation %zu must be an object, not %s", i,
                        jsonp_type_name(obj));
-    snprintf(at, sizeof(at), "/%zu/op", i);
+    op_pointer(at, i, "/op");
     if (!json_object_object_get_ex(obj, "op", &v) || !json_object_is_type(v, json_type_string))
         return ad_fail(err, AD_BAD_REQUEST, at, "operation %zu needs \"op\" as a string", i);
     name = json_object_get_string(v);
@@ -502,9 +514,9 @@ read_op(json_object *obj, size_t i, struct op *o, struct ad_error *err)
         return ad_fail(err, AD_BAD_REQUEST, at,
                        "\"op\" must be one of add, remove, replace, move, copy, test, create");
     o->kind = (enum op_kind)k;
-    snprintf(o->at_path, sizeof(o->at_path), "/%zu/path", i);
-    snprintf(o->at_from, sizeof(o->at_from), "/%zu/from", i);
-    snprintf(o->at_value, sizeof(o->at_value), "/%zu/value", i);
+    op_pointer(o->at_path, i, "/path");
+    op_pointer(o->at_from, i, "/from");
+    op_pointer(o->at_value, i, "/value");
     if (read_pointer(obj, "path", o->at_path, &o->path_text, &o->path, err) != AD_OK)
         return AD_BAD_REQUEST;
     if ((o->kind == OP_MOVE || o->kind == OP_COPY) &&

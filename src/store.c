@@ -169,6 +169,7 @@ struct store {
     char *conninfo;
     PGconn *conn; /* NULL before the first use and after a loss; otherwise prepared */
     int in_txn;   /* store_lock's transaction is open: conn is in pipeline mode, unsynced */
+    int checked;  /* store_ready found conn alive, and no statement has run since */
 };
 
 /* How a pipeline ends. */
@@ -352,7 +353,12 @@ store_connect(struct store *s, struct ad_error *err)
 static enum ad_code
 ensure_conn(struct store *s, struct ad_error *err)
 {
-    if (s->conn != NULL && !conn_alive(s->conn)) {
+    /* a request's first statement comes microseconds after store_ready's check: a
+     * second one would be one more system call per request for the same answer */
+    int checked = s->checked;
+
+    s->checked = 0;
+    if (s->conn != NULL && !checked && !conn_alive(s->conn)) {
         log_store("connection lost", NULL, PQerrorMessage(s->conn));
         drop_conn(s);
     }
@@ -725,7 +731,12 @@ store_close(struct store *s)
 enum ad_code
 store_ready(struct store *s, struct ad_error *err)
 {
-    return ensure_conn(s, err);
+    enum ad_code rc;
+
+    s->checked = 0; /* left set by a request that ran no statement */
+    rc = ensure_conn(s, err);
+    s->checked = rc == AD_OK;
+    return rc;
 }
 
 enum ad_code

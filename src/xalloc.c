@@ -99,19 +99,32 @@ sbuf_adds(struct sbuf *b, const char *s)
     sbuf_add(b, s, strlen(s));
 }
 
+size_t
+fmt_decimal(char *out, uint64_t v)
+{
+    /* UINT64_MAX is 20 digits */
+    char num[20], *p = num + sizeof(num);
+    size_t n;
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    n = (size_t)(num + sizeof(num) - p);
+    memcpy(out, p, n);
+    return n;
+}
+
 void
 sbuf_add_decimal(struct sbuf *b, uint64_t magnitude, int negative)
 {
-    /* UINT64_MAX and INT64_MIN are both 20 characters */
-    char num[20], *p = num + sizeof(num);
+    char num[21];
+    size_t n = 0;
 
-    do {
-        *--p = (char)('0' + magnitude % 10);
-        magnitude /= 10;
-    } while (magnitude > 0);
     if (negative)
-        *--p = '-';
-    sbuf_add(b, p, (size_t)(num + sizeof(num) - p));
+        num[n++] = '-';
+    n += fmt_decimal(num + n, magnitude);
+    sbuf_add(b, num, n);
 }
 
 void

@@ -45,6 +45,8 @@ sbuf_add(struct sbuf *b, const char *s, size_t n)
 
 void sbuf_adds(struct sbuf *b, const char *s);
 void sbuf_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes `v` in decimal to `out` (room for 20 digits, no terminator); returns the length. */
+size_t fmt_decimal(char *out, uint64_t v);
 /* Appends `magnitude` in decimal, after a '-' when `negative`: documents and SQL
  * parameters are full of integers, and snprintf costs several times as much. */
 void sbuf_add_decimal(struct sbuf *b, uint64_t magnitude, int negative);
