@@ -464,12 +464,13 @@ ad_nginx_conf() {
     local src=$1 state=$2 port=$3 dir=$2/nginx new sock=$2/run/actiond.sock pinned= n=0
     mkdir -p "$dir/tmp" || return 1
     chmod 0755 "$dir" "$dir/tmp" || return 1
-    # the workers' own sockets (ad_workers_start), or the shared one when there are none
+    # the workers' own sockets (ad_workers_start), or the shared one when there are none;
+    # max_fails=0: see nginx/actiond.conf.in
     while [ -S "$sock.$n" ]; do
-        pinned="$pinned${pinned:+\n        }server unix:$sock.$n;"
+        pinned="$pinned${pinned:+\n        }server unix:$sock.$n max_fails=0;"
         n=$((n + 1))
     done
-    [ -n "$pinned" ] || pinned="server unix:$sock;"
+    [ -n "$pinned" ] || pinned="server unix:$sock max_fails=0;"
     new=$dir/nginx.conf.new
     sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" \
         -e "s|@SOCKET@|$sock|g" -e "/^[[:space:]]*#/!s|@PINNED@|$pinned|g" \

@@ -1,7 +1,8 @@
 """test_process.py: the worker as a process (SPEC 6): it serves under spawn-fcgi on an
 inherited socket, and SIGTERM lets it finish the request in hand (here one waiting on a
 row lock) before it exits cleanly; its own sockets per child; the connections it keeps
-between requests; the web server addresses it accepts over TCP."""
+between requests; the web server addresses it accepts over TCP; and nginx keeping a
+dead worker's socket in use, since its replacement serves it."""
 
 import json
 import os
@@ -14,7 +15,7 @@ import threading
 import time
 
 import fcgi
-from client import APP_DATABASE_URL, DATABASE_URL, PSQL, TOKEN, ApiTestCase
+from client import APP_DATABASE_URL, DATABASE_URL, PSQL, TOKEN, ApiTestCase, request
 
 BUILD = os.environ.get("ACTIOND_BUILD_DIR", "")
 CATALOG = os.path.join(os.path.dirname(__file__), "..", "..", "catalog", "default.json")
@@ -54,6 +55,8 @@ def release_row_lock(holder):
     holder.stdin.write("COMMIT;\n")
     holder.stdin.close()
     holder.wait(timeout=10)
+    holder.stdout.close()
+    holder.stderr.close()
 
 
 class UnderSpawnFcgi(ApiTestCase):
@@ -506,3 +509,53 @@ class FailingChild(ApiTestCase):
         # three ends are two restarts, each after a pause of a second; without the
         # pause they would come within milliseconds
         self.assertGreaterEqual(time.monotonic() - started, 2.0)
+
+
+class WorkerDeathBehindNginx(ApiTestCase):
+    """A worker killed under a request nginx sent it: that request fails, and nginx
+    keeps the socket in use (max_fails=0), because the prefork parent holds it and the
+    worker's replacement serves it at once. nginx's default would take the socket out
+    for 10 s, and with every worker's own socket out, every write would be refused."""
+
+    def test_nginx_keeps_sending_to_a_dead_workers_socket(self):
+        state = os.path.dirname(os.path.dirname(os.environ["ACTIOND_PID_FILE"]))
+        error_log = os.path.join(state, "nginx", "error.log")
+        with open(os.environ["ACTIOND_PID_FILE"], encoding="utf-8") as f:
+            parent = int(f.read().strip())
+        clip, _ = self.create_clip()
+        log_start = os.path.getsize(error_log)
+        holder = hold_row_lock(self, clip)
+        answers = []
+        envelope = {"action": "add_crop_keyframe", "expected_version": 1,
+                    "data": {"frame": 1, "x": 1, "y": 1, "width": 2, "height": 2}}
+        blocked = threading.Thread(target=lambda: answers.append(
+            request("POST", f"/clips/{clip}/actions", body=envelope, timeout=30)))
+        blocked.start()
+        try:
+            # the action waits on the row lock inside a worker
+            deadline = time.monotonic() + 10
+            while subprocess.run([PSQL, "-X", "-A", "-t", "-c",
+                                  "SELECT count(*) FROM pg_locks WHERE NOT granted",
+                                  DATABASE_URL], capture_output=True, text=True,
+                                 check=True).stdout.strip() == "0":
+                self.assertLess(time.monotonic(), deadline, "the action never waited")
+                time.sleep(0.05)
+            before = children(parent)
+            for pid in before:
+                os.kill(pid, signal.SIGKILL)
+            blocked.join(timeout=30)
+        finally:
+            release_row_lock(holder)
+        self.assertEqual(answers[0].status, 503, answers[0])
+        deadline = time.monotonic() + 30
+        while len(set(children(parent)) - set(before)) < len(before):
+            self.assertLess(time.monotonic(), deadline, "the workers were not replaced")
+            time.sleep(0.05)
+        # the same clip, pinned to the same socket: served by the replacement
+        after = self.act(clip, envelope)
+        self.assertEqual(after.status, 200, after)
+        with open(error_log, encoding="utf-8", errors="replace") as f:
+            f.seek(log_start)
+            logged = f.read()
+        self.assertRegex(logged, "prematurely closed|reset by peer")
+        self.assertNotIn("temporarily disabled", logged)
