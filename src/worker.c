@@ -174,8 +174,8 @@ sources_close(struct sources *s)
 /*
  * A child's listening sockets go into an epoll set of its own: the shared socket, and
  * with --worker-sockets the child's own one too. EPOLLEXCLUSIVE wakes one of the
- * children waiting on the shared socket per connection, not all of them. Returns 0, or
- * -1 with s->ep -1.
+ * children waiting on the shared socket per connection, not all of them. Returns 0 or
+ * -1; either way the caller releases *s with sources_close.
  */
 static int
 sources_open(struct sources *s, int shared_fd, int own_fd)
@@ -199,7 +199,6 @@ sources_open(struct sources *s, int shared_fd, int own_fd)
     return 0;
 fail:
     fprintf(stderr, "actiond[%d]: epoll: %s\n", (int)getpid(), strerror(errno));
-    sources_close(s);
     return -1;
 }
 

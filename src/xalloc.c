@@ -118,13 +118,13 @@ fmt_decimal(char *out, uint64_t v)
 void
 sbuf_add_decimal(struct sbuf *b, uint64_t magnitude, int negative)
 {
-    char num[21];
-    size_t n = 0;
-
+    /* the digits go straight into the buffer: a '-' and at most 20 of them */
+    if (b->len + 21 >= b->cap)
+        sbuf_reserve(b, 21);
     if (negative)
-        num[n++] = '-';
-    n += fmt_decimal(num + n, magnitude);
-    sbuf_add(b, num, n);
+        b->data[b->len++] = '-';
+    b->len += fmt_decimal(b->data + b->len, magnitude);
+    b->data[b->len] = '\0';
 }
 
 void
