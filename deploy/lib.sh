@@ -271,6 +271,13 @@ ad_pg_configure() {
     ad_pg_chown "$f"
 }
 
+# glibc's allocator settings for the cluster's processes. By default a backend gives
+# the top of its heap back to the kernel whenever 128 KB of it are free, and an
+# action's statement takes and frees about that much: four brk calls per transaction,
+# each shrink a TLB flush on every CPU (docs/performance.md, "2026-12-04, glibc").
+# AD_PG_MALLOC overrides it; empty keeps glibc's defaults.
+AD_PG_MALLOC_DEFAULT=glibc.malloc.trim_threshold=8388608:glibc.malloc.mmap_threshold=4194304
+
 # ad_pg_start STATE PORT: starts the cluster unless it runs.
 ad_pg_start() {
     local state=$1 port=$2 bin
@@ -283,7 +290,8 @@ ad_pg_start() {
     fi
     ad_pg_configure "$state" "$port" || return 1
     ad_log "starting PostgreSQL on port $port (socket in $state/run)"
-    if ! ad_as_pg "$bin/pg_ctl" -D "$state/pg/data" -l "$state/pg/postgresql.log" \
+    if ! ad_as_pg env GLIBC_TUNABLES="${AD_PG_MALLOC-$AD_PG_MALLOC_DEFAULT}" \
+        "$bin/pg_ctl" -D "$state/pg/data" -l "$state/pg/postgresql.log" \
         -w -t 60 start >/dev/null; then
         tail -n 20 "$state/pg/postgresql.log" >&2
         ad_err "PostgreSQL did not start"
