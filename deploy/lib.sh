@@ -274,7 +274,7 @@ ad_pg_configure() {
 # glibc's allocator settings for the cluster's processes. By default a backend gives
 # the top of its heap back to the kernel whenever 128 KB of it are free, and an
 # action's statement takes and frees about that much: four brk calls per transaction,
-# each shrink a TLB flush on every CPU (docs/performance.md, "2026-12-04, glibc").
+# each shrink a TLB flush on every CPU (docs/performance.md, "2026-12-04, evening").
 # AD_PG_MALLOC overrides it; empty keeps glibc's defaults.
 AD_PG_MALLOC_DEFAULT=glibc.malloc.trim_threshold=8388608:glibc.malloc.mmap_threshold=4194304
 
