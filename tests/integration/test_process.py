@@ -51,6 +51,18 @@ def hold_row_lock(test, clip):
     return None
 
 
+def wait_for_lock_waiter(test):
+    """Waits until some session waits for a lock (the worker's action, behind the row
+    lock hold_row_lock took): a fixed pause could end before a loaded machine got there."""
+    deadline = time.monotonic() + 30
+    while subprocess.run([PSQL, "-X", "-A", "-t", "-c",
+                          "SELECT count(*) FROM pg_locks WHERE NOT granted",
+                          DATABASE_URL], capture_output=True, text=True,
+                         check=True).stdout.strip() == "0":
+        test.assertLess(time.monotonic(), deadline, "the action never waited for the lock")
+        time.sleep(0.05)
+
+
 def release_row_lock(holder):
     holder.stdin.write("COMMIT;\n")
     holder.stdin.close()
@@ -153,7 +165,7 @@ class UnderSpawnFcgi(ApiTestCase):
 
         sender = threading.Thread(target=act)
         sender.start()
-        time.sleep(0.5)  # the worker is now waiting for the row lock
+        wait_for_lock_waiter(self)
         self.proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         self.assertIsNone(self.proc.poll(), "the worker left with a request in hand")
@@ -433,7 +445,7 @@ class KeptConnections(ApiTestCase):
 
         sender = threading.Thread(target=act)
         sender.start()
-        time.sleep(0.5)  # the worker is now waiting for the row lock
+        wait_for_lock_waiter(self)
         self.proc.send_signal(signal.SIGTERM)
         # written while the worker is busy and told to stop: it takes the signal only when
         # it has nothing left to do, so these are answered before it leaves
@@ -548,14 +560,7 @@ class WorkerDeathBehindNginx(ApiTestCase):
             request("POST", f"/clips/{clip}/actions", body=envelope, timeout=30)))
         blocked.start()
         try:
-            # the action waits on the row lock inside a worker
-            deadline = time.monotonic() + 10
-            while subprocess.run([PSQL, "-X", "-A", "-t", "-c",
-                                  "SELECT count(*) FROM pg_locks WHERE NOT granted",
-                                  DATABASE_URL], capture_output=True, text=True,
-                                 check=True).stdout.strip() == "0":
-                self.assertLess(time.monotonic(), deadline, "the action never waited")
-                time.sleep(0.05)
+            wait_for_lock_waiter(self)
             before = children(parent)
             for pid in before:
                 os.kill(pid, signal.SIGKILL)
