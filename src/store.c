@@ -17,6 +17,7 @@
  */
 #include "store.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -40,8 +41,14 @@
  * says: a worker should answer 503 promptly, not after the kernel's TCP timeout. */
 #define STORE_CONNECT_TIMEOUT "5"
 
-/* Timestamps are rendered by to_json(), which follows the session time zone. */
-#define STORE_SESSION_SQL "SET TIME ZONE 'UTC'"
+/* Timestamps come as PostgreSQL's ISO text in UTC ("2026-11-23 13:25:17.123456+00"),
+ * which col_time() turns into RFC 3339: cheaper for the server than to_json(), whose
+ * JSON text the statement would also have to parse back (docs/performance.md). */
+#define STORE_SESSION_SQL                                                                          \
+    "SELECT set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO', false)"
+
+/* Room for a timestamp in RFC 3339 ("2026-11-23T13:25:17.123456+00:00" is 32). */
+#define STORE_TIME_MAX 48
 
 /* The name of the unique index on (actor, idempotency_key) in sql/001_core.sql. */
 #define STORE_IDEM_INDEX "action_log_idempotency_key"
@@ -67,9 +74,8 @@ enum stmt {
 /* The columns read_row() expects, in its order, with `data` as the document's column;
  * statements may add columns after them. */
 #define ROW_COLS_DATA(data)                                                                        \
-    "id, type, version, " data ", state, owner, to_json(created_at) #>> '{}', "                    \
-    "to_json(updated_at) #>> '{}', deleted_at IS NOT NULL, coalesce(undo_top, 0), "                \
-    "coalesce(redo_top, 0)"
+    "id, type, version, " data ", state, owner, created_at, updated_at, deleted_at IS NOT NULL, "   \
+    "coalesce(undo_top, 0), coalesce(redo_top, 0)"
 #define ROW_COLS ROW_COLS_DATA("data")
 /* ROW_COLS without the document at version $3: a revalidation naming it gets a 304. */
 #define READ_COLS ROW_COLS_DATA("CASE WHEN version = $3 THEN NULL ELSE data END")
@@ -97,7 +103,7 @@ static const struct {
                          " WHERE type = $1 AND id > $2 AND deleted_at IS NULL"
                          " ORDER BY id LIMIT $3"},
     [ST_LOG] = {"log", "SELECT version, action, target, data, actor,"
-                       " to_json(applied_at) #>> '{}', idempotency_key, forward, inverse,"
+                       " applied_at, idempotency_key, forward, inverse,"
                        " state, reverts, touches, based_on, to_json(merged_over)"
                        " FROM action_log WHERE resource_id = $1 AND version > $2"
                        " ORDER BY version LIMIT $3"},
@@ -106,7 +112,7 @@ static const struct {
     /* With $3, a row at another version is not locked at all: PostgreSQL checks the
      * condition before taking the lock and again once a holder commits, so a stale
      * request never queues behind the lock it would only be refused after. */
-    [ST_LOCK] = {"lock", "SELECT " ROW_COLS ", to_json(now()) #>> '{}' FROM resources"
+    [ST_LOCK] = {"lock", "SELECT " ROW_COLS ", now() FROM resources"
                          " WHERE id = $1 AND type = $2 AND ($3::bigint IS NULL OR version = $3)"
                          " FOR UPDATE"},
     [ST_FIND_KEY] = {"find_key", "SELECT resource_id, version, fingerprint, response"
@@ -116,7 +122,7 @@ static const struct {
      * the entries were compiled against. Under store_lock's lock that test always
      * holds; store_write_at, without the lock, relies on it (PostgreSQL re-checks it on
      * the newest row version once a concurrent writer commits). */
-    [ST_WRITE] = {"write", "WITH u AS (UPDATE resources SET version = $2, data = $3::jsonb,"
+    [ST_WRITE] = {"write", "WITH u AS (UPDATE resources SET version = $2, data = $3::json,"
                            " state = $4, updated_at = now(), deleted_at = CASE WHEN $5::boolean"
                            " THEN coalesce(deleted_at, now()) END,"
                            " undo_top = nullif($6::bigint, 0), redo_top = nullif($7::bigint, 0)"
@@ -125,7 +131,7 @@ static const struct {
                            " $16::jsonb, $17::jsonb, $18, nullif($19::bigint, 0),"
                            " nullif($20::bigint, 0), nullif($21::bigint, 0), $22::jsonb,"
                            " nullif($23::bigint, 0), $24::bigint[] FROM u"
-                           " RETURNING to_json(applied_at) #>> '{}'"},
+                           " RETURNING applied_at"},
     [ST_APPEND] = {"append",
                    LOG_INSERT " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9::json,"
                               " $10::jsonb, $11::jsonb, $12, nullif($13::bigint, 0),"
@@ -134,7 +140,7 @@ static const struct {
     /* One statement is one transaction: the resource and its first log entry exist
      * together or not at all, in a single round trip. */
     [ST_CREATE] = {"create", "WITH r AS (INSERT INTO resources (type, version, data, state, owner)"
-                             " VALUES ($1, 1, $2::jsonb, $3, $4) RETURNING *),"
+                             " VALUES ($1, 1, $2::json, $3, $4) RETURNING *),"
                              " l AS (INSERT INTO action_log (resource_id, version, action, target,"
                              " data, actor, forward, inverse, state, idempotency_key, fingerprint,"
                              " response, touches) SELECT id, 1, $5, $6::jsonb, $7::jsonb, $4,"
@@ -142,7 +148,7 @@ static const struct {
                              " SELECT " ROW_COLS " FROM r"},
     [ST_ENTRIES] = {"entries", "SELECT version, action, actor, forward, inverse, state,"
                                " coalesce(stack_prev, 0), coalesce(unit_first, version),"
-                               " coalesce(reverts, 0), to_json(applied_at) #>> '{}', touches"
+                               " coalesce(reverts, 0), applied_at, touches"
                                " FROM action_log"
                                " WHERE resource_id = $1 AND version BETWEEN $2 AND $3"
                                " ORDER BY version"},
@@ -333,7 +339,7 @@ store_connect(struct store *s, struct ad_error *err)
     }
     PQsetNoticeProcessor(s->conn, store_notice, NULL);
 
-    calls[n++] = (struct call){CALL_SESSION, ST_COUNT, 0, NULL, PGRES_COMMAND_OK};
+    calls[n++] = (struct call){CALL_SESSION, ST_COUNT, 0, NULL, PGRES_TUPLES_OK};
     for (i = 0; i < ST_COUNT; i++)
         calls[n++] = (struct call){CALL_PREPARE, (enum stmt)i, 0, NULL, PGRES_COMMAND_OK};
     bad = pipeline(s, calls, n, res, PIPE_SYNC);
@@ -638,6 +644,47 @@ col_str(const PGresult *r, int row, int col)
 }
 
 /*
+ * Writes a timestamptz column's text, PostgreSQL's ISO style in UTC, into buf as RFC
+ * 3339 ("2026-11-23T13:25:17.123456+00:00", as to_json() writes it) and returns its
+ * length. Text of another shape (which a UTC session does not produce) is copied as
+ * it is, cut to fit.
+ */
+static size_t
+time_text(const char *pg, char buf[STORE_TIME_MAX])
+{
+    size_t len = strlen(pg);
+    char *space;
+
+    if (len > STORE_TIME_MAX - 4)
+        len = STORE_TIME_MAX - 4;
+    memcpy(buf, pg, len);
+    buf[len] = '\0';
+    space = strchr(buf, ' ');
+    if (space == NULL)
+        return len;
+    *space = 'T';
+    /* a whole-hour offset ("+00") gains its minutes */
+    if (len >= 3 && (buf[len - 3] == '+' || buf[len - 3] == '-') && isdigit((unsigned char)buf[len - 2]) &&
+        isdigit((unsigned char)buf[len - 1])) {
+        memcpy(buf + len, ":00", 4);
+        len += 3;
+    }
+    return len;
+}
+
+/* A malloc'd RFC 3339 copy of a timestamptz column (time_text), or NULL for SQL NULL. */
+static char *
+col_time(const PGresult *r, int row, int col)
+{
+    char buf[STORE_TIME_MAX];
+
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    time_text(PQgetvalue(r, row, col), buf);
+    return xstrdup(buf);
+}
+
+/*
  * Parses a jsonb column into a new reference (NULL for SQL NULL and for JSON null).
  * A stored value the reader rejects is a server-side fault: AD_INTERNAL, logged
  * without the reader's detail, which may quote the document.
@@ -669,8 +716,8 @@ read_row_meta(const PGresult *r, int row, struct store_row *out)
     out->version = col_i64(r, row, 2);
     out->state = col_str(r, row, 4);
     out->owner = col_str(r, row, 5);
-    out->created_at = col_str(r, row, 6);
-    out->updated_at = col_str(r, row, 7);
+    out->created_at = col_time(r, row, 6);
+    out->updated_at = col_time(r, row, 7);
     out->deleted = PQgetvalue(r, row, 8)[0] == 't';
     out->undo_top = col_i64(r, row, 9);
     out->redo_top = col_i64(r, row, 10);
@@ -961,6 +1008,7 @@ cleanup:
 enum log_col {
     LOG_NUMBER, /* a bigint, whose text is a JSON number */
     LOG_STRING, /* text, as a JSON string */
+    LOG_TIME,   /* timestamptz, as a JSON string in RFC 3339 (time_text) */
     LOG_JSON,   /* json or jsonb, whose text is JSON */
 };
 
@@ -970,8 +1018,12 @@ write_col(struct sbuf *b, const PGresult *r, int row, int col, enum log_col kind
     const char *v = PQgetvalue(r, row, col);
     size_t len = (size_t)PQgetlength(r, row, col);
 
+    char t[STORE_TIME_MAX];
+
     if (PQgetisnull(r, row, col))
         sbuf_add(b, "null", 4);
+    else if (kind == LOG_TIME)
+        jsonp_write_string(b, t, time_text(v, t));
     else if (kind == LOG_STRING)
         jsonp_write_string(b, v, len);
     else
@@ -992,7 +1044,7 @@ store_log(struct store *s, int64_t id, int64_t since, int limit, struct sbuf *ou
         {"target", LOG_JSON},
         {"data", LOG_JSON},
         {"actor", LOG_STRING},
-        {"applied_at", LOG_STRING},
+        {"applied_at", LOG_TIME},
         {"idempotency_key", LOG_STRING},
         {"forward", LOG_JSON},
         {"inverse", LOG_JSON},
@@ -1129,7 +1181,7 @@ store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
     }
     rc = read_row(res[0], 0, out, err);
     if (rc == AD_OK)
-        *txn_time = col_str(res[0], 0, ROW_NCOLS);
+        *txn_time = col_time(res[0], 0, ROW_NCOLS);
     if (rc == AD_OK && touches != NULL)
         rc = read_touches(res[1], touches, err);
 
@@ -1214,7 +1266,7 @@ store_entries(struct store *s, int64_t id, int64_t from, int64_t to, struct stor
         e->stack_prev = col_i64(res, i, 6);
         e->unit_first = col_i64(res, i, 7);
         e->reverts = col_i64(res, i, 8);
-        e->applied_at = col_str(res, i, 9);
+        e->applied_at = col_time(res, i, 9);
         e->has_touches = !PQgetisnull(res, i, 10);
         if ((rc = col_json(res, i, 3, &e->forward, err)) != AD_OK ||
             (rc = col_json(res, i, 4, &e->inverse, err)) != AD_OK ||
@@ -1370,7 +1422,7 @@ write_row(struct store *s, const struct store_row *row, const char *data_text,
     } else if (PQntuples(res[0]) == 1) {
         *written = 1;
         if (applied_at != NULL)
-            *applied_at = col_str(res[0], 0, 0);
+            *applied_at = col_time(res[0], 0, 0);
     }
 
     clear_results(res, n);

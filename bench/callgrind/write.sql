@@ -4,7 +4,7 @@
 -- update_crop_keyframe. The document (:doc) is a loaded clip's text, the same for every
 -- row; the row's own version stands in for the kept one, so every statement applies.
 \set cid random(:minid, :maxid)
-WITH u AS (UPDATE resources SET version = version + 1, data = :doc::jsonb, state = NULL,
+WITH u AS (UPDATE resources SET version = version + 1, data = :doc::json, state = NULL,
                   updated_at = now(),
                   deleted_at = CASE WHEN false::boolean THEN coalesce(deleted_at, now()) END,
                   undo_top = version + 1, redo_top = nullif(0::bigint, 0)

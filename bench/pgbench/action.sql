@@ -17,14 +17,14 @@
 \set cid random(:minid, :maxid)
 BEGIN;
 SELECT id AS rid, type AS rtype, version AS v, data AS doc, state AS rstate, owner AS rowner,
-       to_json(created_at) #>> '{}' AS rcreated, to_json(updated_at) #>> '{}' AS rupdated,
+       created_at AS rcreated, updated_at AS rupdated,
        deleted_at IS NOT NULL AS rdeleted, coalesce(undo_top, 0) AS ut,
-       coalesce(redo_top, 0) AS rt, to_json(now()) #>> '{}' AS txn_time,
+       coalesce(redo_top, 0) AS rt, now() AS txn_time,
        data #>> '{crop_keyframes,7,x}' AS x7
   FROM resources WHERE id = :cid AND type = :ctype
    AND (NULL::bigint IS NULL OR version = NULL::bigint) FOR UPDATE \gset
 \set nv :v + 1
-UPDATE resources SET version = :nv, data = :doc::jsonb, state = NULL, updated_at = now(),
+UPDATE resources SET version = :nv, data = :doc::json, state = NULL, updated_at = now(),
        deleted_at = CASE WHEN false::boolean THEN coalesce(deleted_at, now()) END,
        undo_top = nullif(:nv::bigint, 0), redo_top = nullif(0::bigint, 0)
  WHERE id = :cid AND version = :v;

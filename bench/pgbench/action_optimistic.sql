@@ -13,13 +13,13 @@
 -- read, without waiting for any lock. Same variables as action.sql.
 \set cid random(:minid, :maxid)
 SELECT id AS rid, type AS rtype, version AS v, data AS doc, state AS rstate, owner AS rowner,
-       to_json(created_at) #>> '{}' AS rcreated, to_json(updated_at) #>> '{}' AS rupdated,
+       created_at AS rcreated, updated_at AS rupdated,
        deleted_at IS NOT NULL AS rdeleted, coalesce(undo_top, 0) AS ut,
        coalesce(redo_top, 0) AS rt, data #>> '{crop_keyframes,7,x}' AS x7
   FROM resources WHERE id = :cid AND type = :ctype \gset
 \set nv :v + 1
 WITH u AS (
-    UPDATE resources SET version = :nv, data = :doc::jsonb, state = NULL, updated_at = now(),
+    UPDATE resources SET version = :nv, data = :doc::json, state = NULL, updated_at = now(),
            deleted_at = CASE WHEN false::boolean THEN coalesce(deleted_at, now()) END,
            undo_top = nullif(:nv::bigint, 0), redo_top = nullif(0::bigint, 0)
      WHERE id = :cid AND version = :v
@@ -32,4 +32,4 @@ SELECT u.id, :nv, 'update_crop_keyframe', :tgt::jsonb, ('{"x": ' || :x7::text ||
        (:fwd1::text || :x7::text || '}]')::jsonb, NULL, nullif(:ut::bigint, 0), nullif(0::bigint, 0),
        nullif(0::bigint, 0), :touches::jsonb, nullif(0::bigint, 0), NULL::bigint[]
   FROM u
-RETURNING to_json(applied_at) #>> '{}' AS applied_at;
+RETURNING applied_at;

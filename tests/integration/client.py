@@ -13,6 +13,7 @@ a scratch stack and sets the environment read here:
 """
 
 import copy
+import datetime
 import http.client
 import json
 import os
@@ -338,6 +339,16 @@ def psql(url, sql, timeout=60):
     return subprocess.run(
         [PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
         capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def utc_micros(test, text):
+    """Asserts that text is a timestamp as the API writes it (RFC 3339 in UTC, as
+    PostgreSQL's to_json() renders it: 2026-11-23T13:25:17.123456+00:00, the fraction
+    without trailing zeros) and returns it as microseconds since the epoch, to compare
+    with the database's extract(epoch FROM ...) * 1000000."""
+    test.assertRegex(text, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,5}[1-9])?\+00:00$")
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    return (datetime.datetime.fromisoformat(text) - epoch) // datetime.timedelta(microseconds=1)
 
 
 def psql_value(url, sql):

@@ -7,7 +7,8 @@ import json
 import unittest
 
 from client import (APP_DATABASE_URL, DATABASE_URL, ApiTestCase, apply_patch,
-                    assert_problem, href, link_href, log_table, psql, psql_value, request)
+                    assert_problem, href, link_href, log_table, psql, psql_value, request,
+                    utc_micros)
 
 
 class LogThroughTheApi(ApiTestCase):
@@ -78,7 +79,8 @@ class LogThroughTheApi(ApiTestCase):
                 'version', version, 'action', action, 'target', target, 'data', data,
                 'actor', actor, 'idempotency_key', idempotency_key, 'forward', forward,
                 'inverse', inverse, 'state', state, 'reverts', reverts,
-                'touches', touches, 'based_on', based_on, 'merged_over', merged_over)
+                'touches', touches, 'based_on', based_on, 'merged_over', merged_over,
+                'applied_at', (extract(epoch FROM applied_at) * 1000000)::bigint)
                 ORDER BY version)
             FROM {log_table()} WHERE resource_id = {int(clip)}"""))
         entries = resp.body["entries"]
@@ -86,8 +88,7 @@ class LogThroughTheApi(ApiTestCase):
         self.assertEqual(len(rows), 4)
         for entry, row in zip(entries, rows):
             self.assertEqual(list(entry), members)
-            self.assertEqual({k: v for k, v in entry.items() if k != "applied_at"}, row)
-            self.assertIsInstance(entry["applied_at"], str)
+            self.assertEqual(dict(entry, applied_at=utc_micros(self, entry["applied_at"])), row)
         self.assertEqual(entries[2]["idempotency_key"], "log-page-key/1")
         self.assertEqual(entries[2]["data"], {"start": 0.5, "end": 7.25})
         self.assertEqual(entries[3]["reverts"], 3)

@@ -558,7 +558,7 @@ class RowHashRewrite(ScratchDatabase):
                                     state)
             VALUES (1, 3, 'count', 'alice', '[{"op": "replace", "path": "/n", "value": 3}]',
                     '[{"op": "replace", "path": "/n", "value": 2}]', 'draft');
-            UPDATE resources SET version = 3, data = data || '{"n": 3}';""")
+            UPDATE resources SET version = 3, data = (data::jsonb || '{"n": 3}')::json;""")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         proc = run_actionctl("verify", url=self.url)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
@@ -588,6 +588,41 @@ class RowHashRewrite(ScratchDatabase):
         self.assertEqual(psql_value(self.url, "SELECT pg_column_compression(data) FROM resources"),
                          "lz4" if has_lz4 else "pglz")
 
+
+class DocumentsAsJson(ScratchDatabase):
+    """sql/006_documents_as_json.sql stores documents as json: each stored document
+    keeps the text it had as jsonb, so a GET answers the same bytes for the same
+    version, and text written afterwards comes back exactly as written."""
+
+    APPLIED_BEFORE = "006"
+
+    def test_documents_keep_their_text(self):
+        proc = psql(self.url, """
+            INSERT INTO resources (type, version, data, owner)
+            VALUES ('clips', 1, '{"zeta": 1.50, "a": [1e2, "Überblendung ✓"], "mm": {"b": null}}',
+                    'alice'),
+                   ('clips', 1, 'null', 'alice')""")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        texts = "SELECT string_agg(data::text, '|' ORDER BY id) FROM resources"
+        before = psql_value(self.url, texts)
+        self.assertEqual(before, '{"a": [100, "Überblendung ✓"], "mm": {"b": null}, "zeta": 1.50}|null')
+
+        proc = run_actionctl("migrate", "--dir", self.all_sql, url=self.url)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("applied 006_documents_as_json.sql", proc.stdout)
+        self.assertEqual(psql_value(self.url, """
+            SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+             WHERE attrelid = 'resources'::regclass AND attname = 'data'"""), "json")
+        self.assertEqual(psql_value(self.url, texts), before)
+
+        written = '{"zeta":1.50,"a":[1e2,"x"]}'
+        proc = psql(self.url, f"UPDATE resources SET data = '{written}' WHERE id = 1")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(psql_value(self.url, "SELECT data::text FROM resources WHERE id = 1"),
+                         written)
+        # what is not JSON is still refused
+        proc = psql(self.url, "UPDATE resources SET data = '{\"a\":' WHERE id = 1")
+        self.assertNotEqual(proc.returncode, 0)
 
 if __name__ == "__main__":
     unittest.main()

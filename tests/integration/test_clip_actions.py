@@ -4,7 +4,7 @@ document. Keyframes stay sorted by frame."""
 
 import unittest
 
-from client import TOKEN_BOB, ApiTestCase, at_path, find_list, find_object
+from client import TOKEN_BOB, ApiTestCase, at_path, find_list, find_object, utc_micros
 
 ADD = {"action": "add_crop_keyframe",
        "data": {"frame": 100, "x": 50, "y": 50, "width": 640, "height": 360}}
@@ -25,9 +25,10 @@ class ClipExamples(ApiTestCase):
         body = self.act_ok(clip_id, at(envelope, version))
         self.assertEqual(body["version"], version + 1)
         self.assertEqual(body["action"], envelope["action"])
-        self.assertIsInstance(body["applied_at"], str)
         clip = self.get_clip(clip_id)
         self.assertEqual(clip["version"], version + 1)
+        # the action's transaction stamped both
+        self.assertEqual(utc_micros(self, body["applied_at"]), utc_micros(self, clip["updated_at"]))
         self.assertEqual(body["data"], clip["data"])
         return clip["data"]
 

@@ -3,8 +3,8 @@ _links), the list and its paging, and routing errors (404, 405)."""
 
 import unittest
 
-from client import (HOST, PORT, PROBLEM_JSON, TOKEN, TOKEN_BOB, ApiTestCase,
-                    assert_problem, etag, href, link_href, request)
+from client import (DATABASE_URL, HOST, PORT, PROBLEM_JSON, TOKEN, TOKEN_BOB, ApiTestCase,
+                    assert_problem, etag, href, link_href, psql_value, request, utc_micros)
 
 
 class Health(unittest.TestCase):
@@ -70,8 +70,12 @@ class CreateAndRead(ApiTestCase):
         self.assertEqual(body["version"], 1)
         self.assertEqual(body["owner"], "alice")
         self.assertIsInstance(body["data"], dict)
-        for member in ("created_at", "updated_at"):
-            self.assertIsInstance(body[member], str)
+        stored = psql_value(DATABASE_URL, f"""
+            SELECT (extract(epoch FROM created_at) * 1000000)::bigint || ' '
+                   || (extract(epoch FROM updated_at) * 1000000)::bigint
+              FROM resources WHERE id = {int(body['id'])}""")
+        self.assertEqual(" ".join(str(utc_micros(self, body[m])) for m in ("created_at", "updated_at")),
+                         stored)
         location = resp.header("Location")
         self.assertTrue(location and location.endswith(f"/clips/{body['id']}"), location)
         got = request("GET", href(location))

@@ -162,13 +162,13 @@ class Tampering(ApiTestCase):
     def test_an_edited_document_is_named(self):
         original = self.resource_column("data")
         path = "{" + ",".join(str(p) for p in self.x_path) + "}"
-        psql_value(DATABASE_URL, f"UPDATE resources SET data = jsonb_set(data, '{path}', '61')"
+        psql_value(DATABASE_URL, f"UPDATE resources SET data = jsonb_set(data::jsonb, '{path}', '61')"
                                  f" WHERE id = {self.clip_id}")
         try:
             self.assert_reported(self.verify_one(),
                                  f"data differs at {self.x_pointer}: stored 61, replayed 60")
         finally:
-            psql_value(DATABASE_URL, f"UPDATE resources SET data = {dollar(original)}::jsonb"
+            psql_value(DATABASE_URL, f"UPDATE resources SET data = {dollar(original)}::json"
                                      f" WHERE id = {self.clip_id}")
         self.assert_clean()
 
