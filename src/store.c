@@ -74,7 +74,7 @@ enum stmt {
 /* The columns read_row() expects, in its order, with `data` as the document's column;
  * statements may add columns after them. */
 #define ROW_COLS_DATA(data)                                                                        \
-    "id, type, version, " data ", state, owner, created_at, updated_at, deleted_at IS NOT NULL, "   \
+    "id, type, version, " data ", state, owner, created_at, updated_at, deleted_at IS NOT NULL, "  \
     "coalesce(undo_top, 0), coalesce(redo_top, 0)"
 #define ROW_COLS ROW_COLS_DATA("data")
 /* ROW_COLS without the document at version $3: a revalidation naming it gets a 304. */
@@ -664,8 +664,8 @@ time_text(const char *pg, char buf[STORE_TIME_MAX])
         return len;
     *space = 'T';
     /* a whole-hour offset ("+00") gains its minutes */
-    if (len >= 3 && (buf[len - 3] == '+' || buf[len - 3] == '-') && isdigit((unsigned char)buf[len - 2]) &&
-        isdigit((unsigned char)buf[len - 1])) {
+    if (len >= 3 && (buf[len - 3] == '+' || buf[len - 3] == '-') &&
+        isdigit((unsigned char)buf[len - 2]) && isdigit((unsigned char)buf[len - 1])) {
         memcpy(buf + len, ":00", 4);
         len += 3;
     }
