@@ -646,8 +646,8 @@ col_str(const PGresult *r, int row, int col)
 /*
  * Writes a timestamptz column's text, PostgreSQL's ISO style in UTC, into buf as RFC
  * 3339 ("2026-11-23T13:25:17.123456+00:00", as to_json() writes it) and returns its
- * length. Text of another shape (which a UTC session does not produce) is copied as
- * it is, cut to fit.
+ * length. Text of another shape, which a session in UTC and ISO style does not
+ * produce, gets at most those two changes and is cut to fit.
  */
 static size_t
 time_text(const char *pg, char buf[STORE_TIME_MAX])
@@ -685,7 +685,7 @@ col_time(const PGresult *r, int row, int col)
 }
 
 /*
- * Parses a jsonb column into a new reference (NULL for SQL NULL and for JSON null).
+ * Parses a json or jsonb column into a new reference (NULL for SQL NULL and for JSON null).
  * A stored value the reader rejects is a server-side fault: AD_INTERNAL, logged
  * without the reader's detail, which may quote the document.
  */

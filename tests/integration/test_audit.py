@@ -599,13 +599,14 @@ class DocumentsAsJson(ScratchDatabase):
     def test_documents_keep_their_text(self):
         proc = psql(self.url, """
             INSERT INTO resources (type, version, data, owner)
-            VALUES ('clips', 1, '{"zeta": 1.50, "a": [1e2, "Überblendung ✓"], "mm": {"b": null}}',
-                    'alice'),
+            VALUES ('clips', 1,
+                    '{"zeta": 1.50, "a": [1e2, "Überblendung ✓"], "mm": {"b": null}}', 'alice'),
                    ('clips', 1, 'null', 'alice')""")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         texts = "SELECT string_agg(data::text, '|' ORDER BY id) FROM resources"
         before = psql_value(self.url, texts)
-        self.assertEqual(before, '{"a": [100, "Überblendung ✓"], "mm": {"b": null}, "zeta": 1.50}|null')
+        self.assertEqual(
+            before, '{"a": [100, "Überblendung ✓"], "mm": {"b": null}, "zeta": 1.50}|null')
 
         proc = run_actionctl("migrate", "--dir", self.all_sql, url=self.url)
         self.assertEqual(proc.returncode, 0, proc.stderr)
@@ -623,6 +624,30 @@ class DocumentsAsJson(ScratchDatabase):
         # what is not JSON is still refused
         proc = psql(self.url, "UPDATE resources SET data = '{\"a\":' WHERE id = 1")
         self.assertNotEqual(proc.returncode, 0)
+
+    def test_updates_stay_on_their_page(self):
+        """A 1.3 KB document stays uncompressed in its row. With fillfactor 90 five such
+        rows share a page and leave too little room for a new version, which then goes
+        to another page and into both indexes; 006's 75 keeps every update HOT."""
+        proc = run_actionctl("migrate", "--dir", self.all_sql, url=self.url)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+        def doc(letter):
+            return f"""('{{"s": "' || repeat('{letter}', 1300) || '"}}')::json"""
+
+        proc = psql(self.url, "INSERT INTO resources (type, version, data, owner)"
+                              f" SELECT 'clips', 1, {doc('a')}, 'alice'"
+                              " FROM generate_series(1, 20)")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        blocks = "SELECT string_agg((ctid::text::point)[0]::text, ',' ORDER BY id) FROM resources"
+        before = psql_value(self.url, blocks)
+        for letter in "bcd":
+            for rid in range(1, 21):
+                # one transaction each: a version is pruned once no snapshot can see it
+                proc = psql(self.url, f"UPDATE resources SET version = version + 1,"
+                                      f" data = {doc(letter)} WHERE id = {rid}")
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(psql_value(self.url, blocks), before)
 
 if __name__ == "__main__":
     unittest.main()

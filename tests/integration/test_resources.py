@@ -74,8 +74,8 @@ class CreateAndRead(ApiTestCase):
             SELECT (extract(epoch FROM created_at) * 1000000)::bigint || ' '
                    || (extract(epoch FROM updated_at) * 1000000)::bigint
               FROM resources WHERE id = {int(body['id'])}""")
-        self.assertEqual(" ".join(str(utc_micros(self, body[m])) for m in ("created_at", "updated_at")),
-                         stored)
+        api = (utc_micros(self, body[m]) for m in ("created_at", "updated_at"))
+        self.assertEqual(" ".join(str(us) for us in api), stored)
         location = resp.header("Location")
         self.assertTrue(location and location.endswith(f"/clips/{body['id']}"), location)
         got = request("GET", href(location))

@@ -162,7 +162,8 @@ class Tampering(ApiTestCase):
     def test_an_edited_document_is_named(self):
         original = self.resource_column("data")
         path = "{" + ",".join(str(p) for p in self.x_path) + "}"
-        psql_value(DATABASE_URL, f"UPDATE resources SET data = jsonb_set(data::jsonb, '{path}', '61')"
+        psql_value(DATABASE_URL, "UPDATE resources"
+                                 f" SET data = jsonb_set(data::jsonb, '{path}', '61')"
                                  f" WHERE id = {self.clip_id}")
         try:
             self.assert_reported(self.verify_one(),
