@@ -21,7 +21,7 @@
 #   AD_PG_FAST         1: a throw-away cluster (fsync off) for the tests
 
 AD_PACKAGES="build-essential autoconf automake libtool pkg-config libfcgi-dev
-libjson-c-dev libpq-dev libcriterion-dev postgresql postgresql-contrib nginx-light
+libjson-c-dev libpq-dev libssl-dev libcriterion-dev postgresql postgresql-contrib nginx-light
 spawn-fcgi apache2 curl python3 valgrind strace wrk clang-format"
 
 ad_log() { printf 'actiond: %s\n' "$*" >&2; }

@@ -7,22 +7,22 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "action.h"
-#include "catalog.h"
-#include "jsonp.h"
-#include "patch.h"
+#include "doc/action.h"
+#include "doc/catalog.h"
+#include "doc/jsonp.h"
+#include "doc/patch.h"
 
 static struct catalog *cat;
-static const struct cat_type *clips;
+static const struct catalog_type *clips;
 
 static void
 setup(void)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
 
     cat = catalog_load(TEST_SRCDIR "/catalog/default.json", &err);
     cr_assert_not_null(cat, "%s", err.detail);
-    clips = catalog_type(cat, "clips");
+    clips = catalog_find_type(cat, "clips");
     cr_assert_not_null(clips);
 }
 
@@ -37,10 +37,10 @@ TestSuite(action, .init = setup, .fini = teardown);
 static json_object *
 parse(const char *text)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *v = NULL;
 
-    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &v, &err), AD_OK, "%s: %s", text,
+    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &v, &err), ERR_OK, "%s: %s", text,
                  err.detail);
     return v;
 }
@@ -70,25 +70,25 @@ assert_doc(json_object *doc, const char *want)
  * code. On success it checks that the inverse restores the previous document exactly
  * and that the forward patch replays the change; on failure that *doc is unchanged.
  */
-static enum ad_code
-run(const struct cat_type *t, const char *state, json_object **doc, const char *body,
-    struct action_effect *eff, struct ad_error *err)
+static enum err_code
+run(const struct catalog_type *t, const char *state, json_object **doc, const char *body,
+    struct action_effect *eff, struct err *err)
 {
-    struct ad_error perr = {0};
+    struct err perr = {0};
     struct action_request req;
     json_object *b = parse(body), *before = jsonp_copy(*doc), *copy;
-    enum ad_code rc;
+    enum err_code rc;
 
-    cr_assert_eq(action_parse(b, &req, &perr), AD_OK, "%s: %s", body, perr.detail);
+    cr_assert_eq(action_parse(b, &req, &perr), ERR_OK, "%s: %s", body, perr.detail);
     cr_assert_eq(req.n, 1);
     rc = action_apply(t, &req.items[0], state, "", doc, eff, err);
-    if (rc == AD_OK) {
+    if (rc == ERR_OK) {
         copy = jsonp_copy(*doc);
-        cr_assert_eq(patch_apply(&copy, eff->inverse, NULL, &perr), AD_OK, "%s", perr.detail);
+        cr_assert_eq(patch_apply(&copy, eff->inverse, NULL, &perr), ERR_OK, "%s", perr.detail);
         assert_same(copy, before);
         json_object_put(copy);
         copy = jsonp_copy(before);
-        cr_assert_eq(patch_apply(&copy, eff->forward, NULL, &perr), AD_OK, "%s", perr.detail);
+        cr_assert_eq(patch_apply(&copy, eff->forward, NULL, &perr), ERR_OK, "%s", perr.detail);
         assert_same(copy, *doc);
         json_object_put(copy);
     } else {
@@ -102,34 +102,34 @@ run(const struct cat_type *t, const char *state, json_object **doc, const char *
 
 /* Applies `body` expecting success; returns nothing, the effect is cleared. */
 static void
-ok(const struct cat_type *t, json_object **doc, const char *body)
+ok(const struct catalog_type *t, json_object **doc, const char *body)
 {
     struct action_effect eff;
-    struct ad_error err = {0};
+    struct err err = {0};
 
-    cr_assert_eq(run(t, NULL, doc, body, &eff, &err), AD_OK, "%s: %s", body, err.detail);
+    cr_assert_eq(run(t, NULL, doc, body, &eff, &err), ERR_OK, "%s: %s", body, err.detail);
     action_effect_clear(&eff);
 }
 
 /* Applies `body` expecting failure with `code`, `slug` and `pointer`. */
 static void
-fails(const struct cat_type *t, json_object **doc, const char *body, enum ad_code code,
+fails(const struct catalog_type *t, json_object **doc, const char *body, enum err_code code,
       const char *slug, const char *pointer)
 {
     struct action_effect eff;
-    struct ad_error err = {0};
+    struct err err = {0};
 
     cr_assert_eq(run(t, NULL, doc, body, &eff, &err), code, "%s: %s", body, err.detail);
     cr_assert_str_eq(err.slug, slug);
     cr_assert_str_eq(err.pointer, pointer, "%s: %s", body, err.detail);
     cr_assert_null(eff.forward);
-    ad_error_clear(&err);
+    err_clear(&err);
 }
 
 static json_object *
 clip(void)
 {
-    return jsonp_copy(cat_type_initial(clips));
+    return jsonp_copy(catalog_type_initial(clips));
 }
 
 /* Expects `body` to be refused by action_parse with a 400 at `pointer`. */
@@ -137,10 +137,10 @@ static void
 bad_envelope(const char *body, const char *pointer)
 {
     struct action_request req;
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *b = parse(body);
 
-    cr_assert_eq(action_parse(b, &req, &err), AD_BAD_REQUEST, "%s", body);
+    cr_assert_eq(action_parse(b, &req, &err), ERR_BAD_REQUEST, "%s", body);
     cr_assert_str_eq(err.pointer, pointer, "%s: %s", body, err.detail);
     cr_assert_eq(req.n, 0);
     cr_assert_null(req.items);
@@ -179,7 +179,7 @@ Test(action, add_crop_keyframe_on_an_existing_frame_is_422)
     json_object *doc = clip();
 
     ok(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":" KF(100) "}");
-    fails(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":" KF(100) "}", AD_UNPROCESSABLE,
+    fails(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":" KF(100) "}", ERR_UNPROCESSABLE,
           "duplicate-key", "/data/frame");
     json_object_put(doc);
 }
@@ -203,7 +203,7 @@ Test(action, update_of_a_missing_frame_is_422_at_target_frame)
     ok(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":" KF(100) "}");
     fails(clips, &doc,
           "{\"action\":\"update_crop_keyframe\",\"target\":{\"frame\":99},\"data\":{\"x\":60}}",
-          AD_UNPROCESSABLE, "target-not-found", "/target/frame");
+          ERR_UNPROCESSABLE, "target-not-found", "/target/frame");
     json_object_put(doc);
 }
 
@@ -216,7 +216,7 @@ Test(action, delete_crop_keyframe_as_written)
     ok(clips, &doc, "{\"action\":\"delete_crop_keyframe\",\"target\":{\"frame\":100}}");
     assert_doc(json_object_object_get(doc, "crop_keyframes"), "[" KF(50) "]");
     fails(clips, &doc, "{\"action\":\"delete_crop_keyframe\",\"target\":{\"frame\":100}}",
-          AD_UNPROCESSABLE, "target-not-found", "/target/frame");
+          ERR_UNPROCESSABLE, "target-not-found", "/target/frame");
     json_object_put(doc);
 }
 
@@ -250,7 +250,7 @@ Test(action, move_crop_keyframe_as_written_resorts)
 Test(action, move_crop_keyframe_in_place_changes_only_the_frame)
 {
     struct action_effect eff;
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *doc = clip();
 
     ok(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":" KF(100) "}");
@@ -258,7 +258,7 @@ Test(action, move_crop_keyframe_in_place_changes_only_the_frame)
                      "{\"action\":\"move_crop_keyframe\",\"target\":{\"frame\":100},"
                      "\"data\":{\"new_frame\":101}}",
                      &eff, &err),
-                 AD_OK);
+                 ERR_OK);
     assert_doc(eff.forward,
                "[{\"op\":\"replace\",\"path\":\"/crop_keyframes/0/frame\",\"value\":101}]");
     action_effect_clear(&eff);
@@ -274,7 +274,7 @@ Test(action, move_crop_keyframe_onto_an_existing_frame_is_422)
     fails(clips, &doc,
           "{\"action\":\"move_crop_keyframe\",\"target\":{\"frame\":100},"
           "\"data\":{\"new_frame\":120}}",
-          AD_UNPROCESSABLE, "duplicate-key", "/data/new_frame");
+          ERR_UNPROCESSABLE, "duplicate-key", "/data/new_frame");
     json_object_put(doc);
 }
 
@@ -294,7 +294,7 @@ create_region(json_object **doc)
     static const char *uuid_re =
         "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$";
     struct action_effect eff;
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *id;
     regex_t re;
     char *out;
@@ -302,7 +302,7 @@ create_region(json_object **doc)
     cr_assert_eq(run(clips, NULL, doc,
                      "{\"action\":\"create_region\",\"data\":{\"start_time\":0,\"end_time\":2.0}}",
                      &eff, &err),
-                 AD_OK, "%s", err.detail);
+                 ERR_OK, "%s", err.detail);
     cr_assert(json_object_object_get_ex(eff.result, "region_id", &id));
     cr_assert_eq(regcomp(&re, uuid_re, REG_EXTENDED | REG_NOSUB), 0);
     cr_assert_eq(regexec(&re, json_object_get_string(id), 0, NULL, 0), 0, "%s",
@@ -335,7 +335,7 @@ Test(action, create_region_refuses_a_client_region_id)
     fails(clips, &doc,
           "{\"action\":\"create_region\",\"data\":{\"region_id\":\"x\",\"start_time\":0,"
           "\"end_time\":2.0}}",
-          AD_BAD_REQUEST, "bad-request", "/data/region_id");
+          ERR_BAD_REQUEST, "bad-request", "/data/region_id");
     json_object_put(doc);
 }
 
@@ -348,7 +348,7 @@ Test(action, delete_region_as_written)
     ok(clips, &doc, "{\"action\":\"delete_region\",\"target\":{\"region_id\":\"xxx\"}}");
     assert_doc(json_object_object_get(doc, "regions"), "[]");
     fails(clips, &doc, "{\"action\":\"delete_region\",\"target\":{\"region_id\":\"xxx\"}}",
-          AD_UNPROCESSABLE, "target-not-found", "/target/region_id");
+          ERR_UNPROCESSABLE, "target-not-found", "/target/region_id");
     json_object_put(doc);
 }
 
@@ -374,7 +374,7 @@ Test(action, add_region_keyframe_into_a_created_region)
     fails(clips, &doc,
           "{\"action\":\"add_region_keyframe\",\"target\":{\"region_id\":\"xxx\"},"
           "\"data\":{\"frame\":1}}",
-          AD_UNPROCESSABLE, "target-not-found", "/target/region_id");
+          ERR_UNPROCESSABLE, "target-not-found", "/target/region_id");
     free(id);
     json_object_put(doc);
 }
@@ -394,16 +394,16 @@ Test(action, set_effect_type_as_written)
 Test(action, create_annotation_as_written_returns_1_then_2)
 {
     struct action_effect eff;
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *doc = clip();
     const char *body =
         "{\"action\":\"create_annotation\",\"data\":{\"start_time\":10,\"end_time\":15,"
         "\"name\":\"Play\"}}";
 
-    cr_assert_eq(run(clips, NULL, &doc, body, &eff, &err), AD_OK, "%s", err.detail);
+    cr_assert_eq(run(clips, NULL, &doc, body, &eff, &err), ERR_OK, "%s", err.detail);
     assert_doc(eff.result, "{\"annotation_id\":1}");
     action_effect_clear(&eff);
-    cr_assert_eq(run(clips, NULL, &doc, body, &eff, &err), AD_OK, "%s", err.detail);
+    cr_assert_eq(run(clips, NULL, &doc, body, &eff, &err), ERR_OK, "%s", err.detail);
     assert_doc(eff.result, "{\"annotation_id\":2}");
     action_effect_clear(&eff);
     assert_doc(json_object_object_get(doc, "annotations"),
@@ -437,14 +437,14 @@ Test(action, update_annotation_as_written)
 Test(action, create_annotation_continues_after_the_largest_id)
 {
     struct action_effect eff;
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *doc = clip_with_annotation_123();
 
     cr_assert_eq(run(clips, NULL, &doc,
                      "{\"action\":\"create_annotation\",\"data\":{\"start_time\":1,"
                      "\"end_time\":2,\"name\":\"x\",\"tags\":[\"a\"]}}",
                      &eff, &err),
-                 AD_OK, "%s", err.detail);
+                 ERR_OK, "%s", err.detail);
     assert_doc(eff.result, "{\"annotation_id\":124}");
     assert_doc(json_object_array_get_idx(json_object_object_get(doc, "annotations"), 1),
                "{\"annotation_id\":124,\"start_time\":1,\"end_time\":2,\"name\":\"x\","
@@ -458,11 +458,11 @@ Test(action, add_tag_as_written_twice_is_a_no_op_the_second_time)
     const char *body =
         "{\"action\":\"add_tag\",\"target\":{\"annotation_id\":123},\"data\":{\"tag\":\"goal\"}}";
     struct action_effect eff;
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *doc = clip_with_annotation_123();
 
     ok(clips, &doc, body);
-    cr_assert_eq(run(clips, NULL, &doc, body, &eff, &err), AD_OK, "%s", err.detail);
+    cr_assert_eq(run(clips, NULL, &doc, body, &eff, &err), ERR_OK, "%s", err.detail);
     cr_assert_eq(json_object_array_length(eff.forward), 0);
     cr_assert_eq(json_object_array_length(eff.inverse), 0);
     cr_assert_null(eff.result);
@@ -491,22 +491,22 @@ Test(action, data_members_are_checked)
     fails(clips, &doc,
           "{\"action\":\"add_crop_keyframe\",\"data\":{\"frame\":1,\"x\":1,\"y\":1,\"width\":1,"
           "\"height\":1,\"z\":1}}",
-          AD_BAD_REQUEST, "bad-request", "/data/z");
+          ERR_BAD_REQUEST, "bad-request", "/data/z");
     fails(clips, &doc,
           "{\"action\":\"add_crop_keyframe\",\"data\":{\"frame\":1.5,\"x\":1,\"y\":1,"
           "\"width\":1,\"height\":1}}",
-          AD_BAD_REQUEST, "bad-request", "/data/frame");
+          ERR_BAD_REQUEST, "bad-request", "/data/frame");
     fails(clips, &doc,
           "{\"action\":\"add_crop_keyframe\",\"data\":{\"frame\":1,\"x\":\"1\",\"y\":1,"
           "\"width\":1,\"height\":1}}",
-          AD_BAD_REQUEST, "bad-request", "/data/x");
+          ERR_BAD_REQUEST, "bad-request", "/data/x");
     fails(clips, &doc,
           "{\"action\":\"add_crop_keyframe\",\"data\":{\"x\":1,\"y\":1,\"width\":1,"
           "\"height\":1}}",
-          AD_BAD_REQUEST, "bad-request", "/data/frame");
-    fails(clips, &doc, "{\"action\":\"add_crop_keyframe\"}", AD_BAD_REQUEST, "bad-request",
+          ERR_BAD_REQUEST, "bad-request", "/data/frame");
+    fails(clips, &doc, "{\"action\":\"add_crop_keyframe\"}", ERR_BAD_REQUEST, "bad-request",
           "/data/frame");
-    fails(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":[1]}", AD_BAD_REQUEST,
+    fails(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":[1]}", ERR_BAD_REQUEST,
           "bad-request", "/data");
     json_object_put(doc);
 }
@@ -518,13 +518,13 @@ Test(action, target_and_data_only_where_declared)
     fails(clips, &doc,
           "{\"action\":\"set_trim_range\",\"target\":{\"frame\":1},"
           "\"data\":{\"start\":1,\"end\":2}}",
-          AD_BAD_REQUEST, "bad-request", "/target");
+          ERR_BAD_REQUEST, "bad-request", "/target");
     fails(clips, &doc, "{\"action\":\"delete_crop_keyframe\",\"target\":{\"frame\":1},\"data\":{}}",
-          AD_BAD_REQUEST, "bad-request", "/data");
-    fails(clips, &doc, "{\"action\":\"delete_crop_keyframe\",\"target\":{}}", AD_BAD_REQUEST,
+          ERR_BAD_REQUEST, "bad-request", "/data");
+    fails(clips, &doc, "{\"action\":\"delete_crop_keyframe\",\"target\":{}}", ERR_BAD_REQUEST,
           "bad-request", "/target/frame");
     fails(clips, &doc, "{\"action\":\"delete_crop_keyframe\",\"target\":{\"frame\":\"1\"}}",
-          AD_BAD_REQUEST, "bad-request", "/target/frame");
+          ERR_BAD_REQUEST, "bad-request", "/target/frame");
     json_object_put(doc);
 }
 
@@ -534,7 +534,7 @@ Test(action, data_null_is_no_data)
 
     ok(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":" KF(1) "}");
     ok(clips, &doc, "{\"action\":\"delete_crop_keyframe\",\"target\":{\"frame\":1},\"data\":null}");
-    fails(clips, &doc, "{\"action\":\"set_trim_range\",\"data\":null}", AD_BAD_REQUEST,
+    fails(clips, &doc, "{\"action\":\"set_trim_range\",\"data\":null}", ERR_BAD_REQUEST,
           "bad-request", "/data/start");
     json_object_put(doc);
 }
@@ -543,14 +543,14 @@ Test(action, error_pointers_carry_the_batch_prefix)
 {
     struct action_request req;
     struct action_effect eff;
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *doc = clip();
     json_object *body = parse("{\"actions\":[{\"action\":\"set_trim_range\",\"data\":{\"start\":1,"
                               "\"end\":2}},{\"action\":\"add_crop_keyframe\",\"data\":{}}]}");
 
-    cr_assert_eq(action_parse(body, &req, &err), AD_OK, "%s", err.detail);
+    cr_assert_eq(action_parse(body, &req, &err), ERR_OK, "%s", err.detail);
     cr_assert_eq(action_apply(clips, &req.items[1], NULL, "/actions/1", &doc, &eff, &err),
-                 AD_BAD_REQUEST);
+                 ERR_BAD_REQUEST);
     cr_assert_str_eq(err.pointer, "/actions/1/data/frame");
     action_request_free(&req);
     json_object_put(body);
@@ -560,39 +560,39 @@ Test(action, error_pointers_carry_the_batch_prefix)
 Test(action, unknown_action_is_404_with_allowed_actions)
 {
     struct action_effect eff;
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *doc = clip(), *allowed;
 
-    cr_assert_eq(run(clips, NULL, &doc, "{\"action\":\"frobnicate\"}", &eff, &err), AD_NOT_FOUND);
+    cr_assert_eq(run(clips, NULL, &doc, "{\"action\":\"frobnicate\"}", &eff, &err), ERR_NOT_FOUND);
     cr_assert_str_eq(err.slug, "unknown-action");
     cr_assert_str_eq(err.pointer, "/action");
     cr_assert(json_object_object_get_ex(err.extra, "allowed_actions", &allowed));
     cr_assert_eq(json_object_array_length(allowed), 15);
     cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(allowed, 0)),
                      "add_crop_keyframe");
-    ad_error_clear(&err);
+    err_clear(&err);
     json_object_put(doc);
 }
 
 Test(action, duplicate_verb_is_not_an_action)
 {
-    const struct cat_type *t = catalog_type(cat, "dashboards");
+    const struct catalog_type *t = catalog_find_type(cat, "dashboards");
     struct action_effect eff;
-    struct ad_error err = {0};
-    json_object *doc = jsonp_copy(cat_type_initial(t));
+    struct err err = {0};
+    json_object *doc = jsonp_copy(catalog_type_initial(t));
 
-    cr_assert_eq(run(t, NULL, &doc, "{\"action\":\"duplicate\"}", &eff, &err), AD_NOT_FOUND);
+    cr_assert_eq(run(t, NULL, &doc, "{\"action\":\"duplicate\"}", &eff, &err), ERR_NOT_FOUND);
     cr_assert_str_eq(err.slug, "verb-not-an-action");
     cr_assert_str_eq(err.pointer, "/action");
     cr_assert_not_null(json_object_object_get(err.extra, "allowed_actions"));
-    ad_error_clear(&err);
+    err_clear(&err);
     json_object_put(doc);
 }
 
 Test(action, dashboard_widgets_get_serial_ids)
 {
-    const struct cat_type *t = catalog_type(cat, "dashboards");
-    json_object *doc = jsonp_copy(cat_type_initial(t));
+    const struct catalog_type *t = catalog_find_type(cat, "dashboards");
+    json_object *doc = jsonp_copy(catalog_type_initial(t));
 
     ok(t, &doc, "{\"action\":\"add_widget\",\"data\":{\"kind\":\"chart\"}}");
     ok(t, &doc,
@@ -609,34 +609,34 @@ Test(action, dashboard_widgets_get_serial_ids)
 
 Test(action, transitions_follow_the_state_machine)
 {
-    const struct cat_type *t = catalog_type(cat, "analysis_jobs");
+    const struct catalog_type *t = catalog_find_type(cat, "analysis_jobs");
     struct action_effect eff;
-    struct ad_error err = {0};
-    json_object *doc = jsonp_copy(cat_type_initial(t)), *allowed;
+    struct err err = {0};
+    json_object *doc = jsonp_copy(catalog_type_initial(t)), *allowed;
 
-    cr_assert_eq(run(t, "queued", &doc, "{\"action\":\"suspend\"}", &eff, &err), AD_OK);
+    cr_assert_eq(run(t, "queued", &doc, "{\"action\":\"suspend\"}", &eff, &err), ERR_OK);
     cr_assert_str_eq(eff.new_state, "suspended");
     cr_assert_eq(json_object_array_length(eff.forward), 0);
     cr_assert_eq(json_object_array_length(eff.inverse), 0);
     action_effect_clear(&eff);
 
-    cr_assert_eq(run(t, "suspended", &doc, "{\"action\":\"resume\"}", &eff, &err), AD_OK);
+    cr_assert_eq(run(t, "suspended", &doc, "{\"action\":\"resume\"}", &eff, &err), ERR_OK);
     cr_assert_str_eq(eff.new_state, "queued");
     action_effect_clear(&eff);
 
-    cr_assert_eq(run(t, "queued", &doc, "{\"action\":\"retry\"}", &eff, &err), AD_CONFLICT);
+    cr_assert_eq(run(t, "queued", &doc, "{\"action\":\"retry\"}", &eff, &err), ERR_CONFLICT);
     cr_assert_str_eq(err.slug, "transition-not-allowed");
     cr_assert(json_object_object_get_ex(err.extra, "allowed_actions", &allowed));
     assert_doc(allowed,
                "[\"set_input\",\"set_parameters\",\"suspend\",\"amend\",\"start\",\"fail\"]");
     cr_assert_null(eff.new_state);
-    ad_error_clear(&err);
+    err_clear(&err);
 
-    cr_assert_eq(run(t, "failed", &doc, "{\"action\":\"retry\"}", &eff, &err), AD_OK);
+    cr_assert_eq(run(t, "failed", &doc, "{\"action\":\"retry\"}", &eff, &err), ERR_OK);
     cr_assert_str_eq(eff.new_state, "queued");
     action_effect_clear(&eff);
 
-    cr_assert_eq(run(t, "failed", &doc, "{\"action\":\"amend\"}", &eff, &err), AD_OK);
+    cr_assert_eq(run(t, "failed", &doc, "{\"action\":\"amend\"}", &eff, &err), ERR_OK);
     cr_assert_str_eq(eff.new_state, "queued");
     action_effect_clear(&eff);
     json_object_put(doc);
@@ -644,31 +644,31 @@ Test(action, transitions_follow_the_state_machine)
 
 Test(action, complete_is_an_unknown_verb)
 {
-    const struct cat_type *t = catalog_type(cat, "analysis_jobs");
+    const struct catalog_type *t = catalog_find_type(cat, "analysis_jobs");
     struct action_effect eff;
-    struct ad_error err = {0};
-    json_object *doc = jsonp_copy(cat_type_initial(t));
+    struct err err = {0};
+    json_object *doc = jsonp_copy(catalog_type_initial(t));
 
-    cr_assert_eq(run(t, "running", &doc, "{\"action\":\"complete\"}", &eff, &err), AD_NOT_FOUND);
+    cr_assert_eq(run(t, "running", &doc, "{\"action\":\"complete\"}", &eff, &err), ERR_NOT_FOUND);
     cr_assert_str_eq(err.slug, "unknown-action");
-    ad_error_clear(&err);
+    err_clear(&err);
     json_object_put(doc);
 }
 
 Test(action, transitions_take_no_data)
 {
-    const struct cat_type *t = catalog_type(cat, "analysis_jobs");
-    json_object *doc = jsonp_copy(cat_type_initial(t));
+    const struct catalog_type *t = catalog_find_type(cat, "analysis_jobs");
+    json_object *doc = jsonp_copy(catalog_type_initial(t));
 
-    fails(t, &doc, "{\"action\":\"suspend\",\"data\":{\"why\":1}}", AD_BAD_REQUEST, "bad-request",
+    fails(t, &doc, "{\"action\":\"suspend\",\"data\":{\"why\":1}}", ERR_BAD_REQUEST, "bad-request",
           "/data");
     json_object_put(doc);
 }
 
 Test(action, article_edits_replace_text)
 {
-    const struct cat_type *t = catalog_type(cat, "articles");
-    json_object *doc = jsonp_copy(cat_type_initial(t));
+    const struct catalog_type *t = catalog_find_type(cat, "articles");
+    json_object *doc = jsonp_copy(catalog_type_initial(t));
 
     ok(t, &doc, "{\"action\":\"set_title\",\"data\":{\"title\":\"Hello\"}}");
     ok(t, &doc, "{\"action\":\"set_body\",\"data\":{\"body\":\"World\"}}");
@@ -677,10 +677,10 @@ Test(action, article_edits_replace_text)
 }
 
 /* A catalog built for the compiler's corner cases. */
-static const struct cat_type *
+static const struct catalog_type *
 scratch_type(struct catalog **c)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *root = parse(
         "{\"types\":{\"t\":{\"initial\":{\"a\":0,\"list\":[]},\"actions\":{"
         "\"two_steps\":{\"data\":{\"a\":\"integer\",\"item\":\"object\"},\"steps\":["
@@ -695,22 +695,22 @@ scratch_type(struct catalog **c)
     *c = catalog_from_json(root, "scratch", &err);
     json_object_put(root);
     cr_assert_not_null(*c, "%s", err.detail);
-    return catalog_type(*c, "t");
+    return catalog_find_type(*c, "t");
 }
 
 Test(action, multi_step_actions_are_all_or_nothing)
 {
     struct catalog *c;
-    const struct cat_type *t = scratch_type(&c);
+    const struct catalog_type *t = scratch_type(&c);
     json_object *doc = parse("{\"a\":0,\"list\":[{\"k\":1}]}");
 
     ok(t, &doc, "{\"action\":\"two_steps\",\"data\":{\"a\":5,\"item\":{\"k\":2}}}");
     assert_doc(doc, "{\"a\":5,\"list\":[{\"k\":1},{\"k\":2}]}");
     /* the second step fails after the first applied: the first is undone */
     fails(t, &doc, "{\"action\":\"two_steps\",\"data\":{\"a\":7,\"item\":{\"k\":1}}}",
-          AD_UNPROCESSABLE, "duplicate-key", "/data/item/k");
+          ERR_UNPROCESSABLE, "duplicate-key", "/data/item/k");
     fails(t, &doc, "{\"action\":\"two_steps\",\"data\":{\"a\":7,\"item\":{\"j\":1}}}",
-          AD_BAD_REQUEST, "bad-request", "/data/item/k");
+          ERR_BAD_REQUEST, "bad-request", "/data/item/k");
     assert_doc(doc, "{\"a\":5,\"list\":[{\"k\":1},{\"k\":2}]}");
     json_object_put(doc);
     catalog_free(c);
@@ -719,10 +719,10 @@ Test(action, multi_step_actions_are_all_or_nothing)
 Test(action, an_object_document_stays_an_object)
 {
     struct catalog *c;
-    const struct cat_type *t = scratch_type(&c);
+    const struct catalog_type *t = scratch_type(&c);
     json_object *doc = parse("{\"a\":0,\"list\":[]}");
 
-    fails(t, &doc, "{\"action\":\"replace_all\",\"data\":[1]}", AD_UNPROCESSABLE, "invalid-value",
+    fails(t, &doc, "{\"action\":\"replace_all\",\"data\":[1]}", ERR_UNPROCESSABLE, "invalid-value",
           "");
     ok(t, &doc, "{\"action\":\"replace_all\",\"data\":{\"b\":1}}");
     assert_doc(doc, "{\"b\":1}");
@@ -733,12 +733,12 @@ Test(action, an_object_document_stays_an_object)
 Test(action, an_absent_optional_value_skips_its_step)
 {
     struct catalog *c;
-    const struct cat_type *t = scratch_type(&c);
+    const struct catalog_type *t = scratch_type(&c);
     struct action_effect eff;
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *doc = parse("{\"a\":3,\"list\":[]}");
 
-    cr_assert_eq(run(t, NULL, &doc, "{\"action\":\"maybe\"}", &eff, &err), AD_OK);
+    cr_assert_eq(run(t, NULL, &doc, "{\"action\":\"maybe\"}", &eff, &err), ERR_OK);
     cr_assert_eq(json_object_array_length(eff.forward), 0);
     action_effect_clear(&eff);
     ok(t, &doc, "{\"action\":\"maybe\",\"data\":{\"a\":4}}");
@@ -750,14 +750,14 @@ Test(action, an_absent_optional_value_skips_its_step)
 Test(action, append_checks_values_of_any_type)
 {
     struct catalog *c;
-    const struct cat_type *t = scratch_type(&c);
+    const struct catalog_type *t = scratch_type(&c);
     json_object *doc = parse("{\"a\":0,\"list\":[{\"n\":9223372036854775807}]}");
 
-    fails(t, &doc, "{\"action\":\"push\",\"data\":5}", AD_BAD_REQUEST, "bad-request", "/data");
-    fails(t, &doc, "{\"action\":\"push\",\"data\":{\"n\":1}}", AD_BAD_REQUEST, "bad-request",
+    fails(t, &doc, "{\"action\":\"push\",\"data\":5}", ERR_BAD_REQUEST, "bad-request", "/data");
+    fails(t, &doc, "{\"action\":\"push\",\"data\":{\"n\":1}}", ERR_BAD_REQUEST, "bad-request",
           "/data/n");
-    fails(t, &doc, "{\"action\":\"push\",\"data\":{}}", AD_UNPROCESSABLE, "invalid-value", "");
-    fails(t, &doc, "{\"action\":\"push\"}", AD_BAD_REQUEST, "bad-request", "/data");
+    fails(t, &doc, "{\"action\":\"push\",\"data\":{}}", ERR_UNPROCESSABLE, "invalid-value", "");
+    fails(t, &doc, "{\"action\":\"push\"}", ERR_BAD_REQUEST, "bad-request", "/data");
     json_object_put(doc);
     catalog_free(c);
 }
@@ -766,11 +766,11 @@ Test(action, a_missing_path_is_422)
 {
     json_object *doc = parse("{\"annotations\":[]}");
 
-    fails(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":" KF(1) "}", AD_UNPROCESSABLE,
+    fails(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":" KF(1) "}", ERR_UNPROCESSABLE,
           "path-not-found", "");
     json_object_put(doc);
     doc = parse("{\"crop_keyframes\":{}}");
-    fails(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":" KF(1) "}", AD_UNPROCESSABLE,
+    fails(clips, &doc, "{\"action\":\"add_crop_keyframe\",\"data\":" KF(1) "}", ERR_UNPROCESSABLE,
           "wrong-type", "");
     json_object_put(doc);
 }
@@ -778,12 +778,12 @@ Test(action, a_missing_path_is_422)
 Test(envelope, a_single_action_parses)
 {
     struct action_request req;
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *b = parse("{\"action\":\"update_crop_keyframe\",\"target\":{\"frame\":100},"
                            "\"data\":{\"x\":60},\"expected_version\":7,"
                            "\"id\":\"c0a8012e-7f3b-4a8e-9d3c-1f2e3d4c5b6a\"}");
 
-    cr_assert_eq(action_parse(b, &req, &err), AD_OK, "%s", err.detail);
+    cr_assert_eq(action_parse(b, &req, &err), ERR_OK, "%s", err.detail);
     cr_assert_eq(req.n, 1);
     cr_assert_eq(req.batch, 0);
     cr_assert_str_eq(req.items[0].name, "update_crop_keyframe");
@@ -799,11 +799,11 @@ Test(envelope, a_single_action_parses)
 Test(envelope, a_batch_parses)
 {
     struct action_request req;
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *b = parse("{\"expected_version\":7,\"actions\":[{\"action\":\"a\"},"
                            "{\"action\":\"b\",\"data\":1}]}");
 
-    cr_assert_eq(action_parse(b, &req, &err), AD_OK, "%s", err.detail);
+    cr_assert_eq(action_parse(b, &req, &err), ERR_OK, "%s", err.detail);
     cr_assert_eq(req.n, 2);
     cr_assert(req.batch);
     cr_assert_str_eq(req.items[1].name, "b");

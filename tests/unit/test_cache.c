@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cache.h"
+#include "txn/cache.h"
 
 /* A row as the store returns it, with owned strings. */
 static struct store_row

@@ -7,15 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "catalog.h"
-#include "jsonp.h"
+#include "doc/catalog.h"
+#include "doc/jsonp.h"
 
 static struct catalog *cat;
 
 static void
 setup(void)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
 
     cat = catalog_load(TEST_SRCDIR "/catalog/default.json", &err);
     cr_assert_not_null(cat, "%s", err.detail);
@@ -35,24 +35,24 @@ assert_json(json_object *v, const char *want)
     cr_assert_str_eq(jsonp_str(v), want);
 }
 
-static const struct cat_action *
+static const struct catalog_action *
 action(const char *type, const char *name)
 {
-    const struct cat_type *t = catalog_type(cat, type);
+    const struct catalog_type *t = catalog_find_type(cat, type);
 
     cr_assert_not_null(t, "%s", type);
-    return cat_type_action(t, name);
+    return catalog_type_action(t, name);
 }
 
 Test(shipped, declares_the_spec_types)
 {
-    cr_assert_not_null(catalog_type(cat, "clips"));
-    cr_assert_not_null(catalog_type(cat, "analysis_jobs"));
-    cr_assert_not_null(catalog_type(cat, "articles"));
-    cr_assert_not_null(catalog_type(cat, "dashboards"));
-    cr_assert_not_null(catalog_type(cat, "documents"));
-    cr_assert_null(catalog_type(cat, "nope"));
-    cr_assert_str_eq(cat_type_name(catalog_type(cat, "clips")), "clips");
+    cr_assert_not_null(catalog_find_type(cat, "clips"));
+    cr_assert_not_null(catalog_find_type(cat, "analysis_jobs"));
+    cr_assert_not_null(catalog_find_type(cat, "articles"));
+    cr_assert_not_null(catalog_find_type(cat, "dashboards"));
+    cr_assert_not_null(catalog_find_type(cat, "documents"));
+    cr_assert_null(catalog_find_type(cat, "nope"));
+    cr_assert_str_eq(catalog_type_name(catalog_find_type(cat, "clips")), "clips");
 }
 
 Test(shipped, clips_have_every_spec_action)
@@ -64,44 +64,45 @@ Test(shipped, clips_have_every_spec_action)
     size_t i;
 
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        const struct cat_action *a = action("clips", names[i]);
+        const struct catalog_action *a = action("clips", names[i]);
 
         cr_assert_not_null(a, "%s", names[i]);
-        cr_assert_eq(cat_action_kind(a), CAT_EDIT);
-        cr_assert_str_eq(cat_action_name(a), names[i]);
+        cr_assert_eq(catalog_action_kind(a), CATALOG_EDIT);
+        cr_assert_str_eq(catalog_action_name(a), names[i]);
         /* SPEC 3.1: document edits need a precondition, add_tag does not */
-        cr_assert_eq(cat_action_needs_precondition(a), strcmp(names[i], "add_tag") != 0, "%s",
+        cr_assert_eq(catalog_action_needs_precondition(a), strcmp(names[i], "add_tag") != 0, "%s",
                      names[i]);
     }
 }
 
 Test(shipped, clips_start_empty)
 {
-    const struct cat_type *t = catalog_type(cat, "clips");
+    const struct catalog_type *t = catalog_find_type(cat, "clips");
 
-    assert_json(cat_type_initial(t), "{\"crop_keyframes\":[],\"trim_range\":null,\"regions\":[],"
-                                     "\"effect_type\":null,\"annotations\":[]}");
-    cr_assert_null(cat_type_initial_state(t));
-    cr_assert_eq(cat_type_any_document(t), 0);
+    assert_json(catalog_type_initial(t),
+                "{\"crop_keyframes\":[],\"trim_range\":null,\"regions\":[],"
+                "\"effect_type\":null,\"annotations\":[]}");
+    cr_assert_null(catalog_type_initial_state(t));
+    cr_assert_eq(catalog_type_any_document(t), 0);
 }
 
 Test(shipped, analysis_jobs_have_a_state_machine)
 {
-    const struct cat_type *t = catalog_type(cat, "analysis_jobs");
-    const struct cat_action *suspend = cat_type_action(t, "suspend");
+    const struct catalog_type *t = catalog_find_type(cat, "analysis_jobs");
+    const struct catalog_action *suspend = catalog_type_action(t, "suspend");
 
-    cr_assert_str_eq(cat_type_initial_state(t), "queued");
-    cr_assert_eq(cat_action_kind(suspend), CAT_TRANSITION);
-    cr_assert_eq(cat_action_needs_precondition(suspend), 0);
-    cr_assert_str_eq(cat_action_to_state(suspend), "suspended");
-    cr_assert(cat_action_allowed_from(suspend, "running"));
-    cr_assert_not(cat_action_allowed_from(suspend, "done"));
-    cr_assert_not(cat_action_allowed_from(suspend, NULL));
-    cr_assert_not_null(cat_type_action(t, "resume"));
-    cr_assert_not_null(cat_type_action(t, "retry"));
-    cr_assert_not_null(cat_type_action(t, "amend"));
+    cr_assert_str_eq(catalog_type_initial_state(t), "queued");
+    cr_assert_eq(catalog_action_kind(suspend), CATALOG_TRANSITION);
+    cr_assert_eq(catalog_action_needs_precondition(suspend), 0);
+    cr_assert_str_eq(catalog_action_to_state(suspend), "suspended");
+    cr_assert(catalog_action_allowed_from(suspend, "running"));
+    cr_assert_not(catalog_action_allowed_from(suspend, "done"));
+    cr_assert_not(catalog_action_allowed_from(suspend, NULL));
+    cr_assert_not_null(catalog_type_action(t, "resume"));
+    cr_assert_not_null(catalog_type_action(t, "retry"));
+    cr_assert_not_null(catalog_type_action(t, "amend"));
     /* SPEC 5 uses it as the example of an unknown verb */
-    cr_assert_null(cat_type_action(t, "complete"));
+    cr_assert_null(catalog_type_action(t, "complete"));
 }
 
 Test(shipped, allowed_actions_follow_the_state)
@@ -115,11 +116,11 @@ Test(shipped, allowed_actions_follow_the_state)
         {"failed", "[\"set_input\",\"set_parameters\",\"retry\",\"amend\"]"},
         {"done", "[\"set_input\",\"set_parameters\"]"},
     };
-    const struct cat_type *t = catalog_type(cat, "analysis_jobs");
+    const struct catalog_type *t = catalog_find_type(cat, "analysis_jobs");
     size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        json_object *allowed = cat_type_allowed(t, cases[i].state);
+        json_object *allowed = catalog_type_allowed(t, cases[i].state);
 
         cr_assert_str_eq(jsonp_str(allowed), cases[i].want, "%s", cases[i].state);
         json_object_put(allowed);
@@ -128,34 +129,35 @@ Test(shipped, allowed_actions_follow_the_state)
 
 Test(shipped, verbs_are_transitions_and_duplicate)
 {
-    json_object *v = cat_type_verbs(catalog_type(cat, "analysis_jobs"), "suspended");
+    json_object *v = catalog_type_verbs(catalog_find_type(cat, "analysis_jobs"), "suspended");
 
     assert_json(v, "[\"resume\",\"amend\"]");
     json_object_put(v);
-    v = cat_type_verbs(catalog_type(cat, "dashboards"), NULL);
+    v = catalog_type_verbs(catalog_find_type(cat, "dashboards"), NULL);
     assert_json(v, "[\"duplicate\"]");
     json_object_put(v);
-    v = cat_type_allowed(catalog_type(cat, "dashboards"), NULL);
+    v = catalog_type_allowed(catalog_find_type(cat, "dashboards"), NULL);
     assert_json(v, "[\"set_title\",\"set_widgets\",\"add_widget\",\"update_widget\","
                    "\"remove_widget\",\"duplicate\"]");
     json_object_put(v);
-    cr_assert_eq(cat_action_kind(action("dashboards", "duplicate")), CAT_DUPLICATE);
-    cr_assert_null(cat_action_to_state(action("dashboards", "duplicate")));
+    cr_assert_eq(catalog_action_kind(action("dashboards", "duplicate")), CATALOG_DUPLICATE);
+    cr_assert_null(catalog_action_to_state(action("dashboards", "duplicate")));
 }
 
 Test(shipped, articles_need_a_precondition)
 {
-    cr_assert(cat_action_needs_precondition(action("articles", "set_title")));
-    cr_assert(cat_action_needs_precondition(action("articles", "set_body")));
-    assert_json(cat_type_initial(catalog_type(cat, "articles")), "{\"title\":\"\",\"body\":\"\"}");
+    cr_assert(catalog_action_needs_precondition(action("articles", "set_title")));
+    cr_assert(catalog_action_needs_precondition(action("articles", "set_body")));
+    assert_json(catalog_type_initial(catalog_find_type(cat, "articles")),
+                "{\"title\":\"\",\"body\":\"\"}");
 }
 
 Test(shipped, documents_take_any_value)
 {
-    const struct cat_type *t = catalog_type(cat, "documents");
-    json_object *v = cat_type_allowed(t, NULL);
+    const struct catalog_type *t = catalog_find_type(cat, "documents");
+    json_object *v = catalog_type_allowed(t, NULL);
 
-    cr_assert(cat_type_any_document(t));
+    cr_assert(catalog_type_any_document(t));
     assert_json(v, "[]");
     json_object_put(v);
 }
@@ -167,17 +169,17 @@ Test(shipped, documents_take_any_value)
 static void
 refused(const char *text, const char *want)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *root = NULL;
     struct catalog *c;
-    char prefix[AD_DETAIL_MAX];
+    char prefix[ERR_DETAIL_MAX];
 
-    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &root, &err), AD_OK, "%s", err.detail);
+    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &root, &err), ERR_OK, "%s", err.detail);
     c = catalog_from_json(root, "test.json", &err);
     json_object_put(root);
     catalog_free(c);
     cr_assert_null(c, "accepted: %s", text);
-    cr_assert_eq(err.code, AD_BAD_REQUEST);
+    cr_assert_eq(err.code, ERR_BAD_REQUEST);
     snprintf(prefix, sizeof(prefix), "test.json: %s", want);
     cr_assert(strncmp(err.detail, prefix, strlen(prefix)) == 0, "got \"%s\", want \"%s...\"",
               err.detail, prefix);
@@ -195,12 +197,12 @@ TestSuite(invalid);
 
 Test(invalid, a_minimal_catalog_is_accepted)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *root = NULL;
     struct catalog *c;
     const char *text = T("\"a\":{" SET_X "}");
 
-    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &root, &err), AD_OK);
+    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &root, &err), ERR_OK);
     c = catalog_from_json(root, "test.json", &err);
     cr_assert_not_null(c, "%s", err.detail);
     catalog_free(c);
@@ -397,7 +399,7 @@ temp_file(const char *text)
 
 Test(invalid, duplicate_names_in_the_file_are_refused)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     const char *path = temp_file("{\"types\":{\"t\":{\"initial\":{}},\"t\":{\"initial\":{}}}}");
     char prefix[256];
 
@@ -410,7 +412,7 @@ Test(invalid, duplicate_names_in_the_file_are_refused)
 
 Test(invalid, load_names_the_file)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     const char *path = temp_file("{\"types\":{\"t\":{\"initial\":{},\"x\":1}}}");
     char want[256];
 
@@ -422,9 +424,9 @@ Test(invalid, load_names_the_file)
 
 Test(invalid, a_missing_file_is_an_internal_error)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
 
     cr_assert_null(catalog_load("/nonexistent/catalog.json", &err));
-    cr_assert_eq(err.code, AD_INTERNAL);
+    cr_assert_eq(err.code, ERR_INTERNAL);
     cr_assert_not_null(strstr(err.detail, "/nonexistent/catalog.json"));
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "base/config.h"
 
 static const char *const env_names[] = {
     "ACTIOND_DATABASE_URL", "ACTIOND_CATALOG",        "ACTIOND_LISTEN",
@@ -29,9 +29,9 @@ clear_env(void)
 
 TestSuite(config, .init = clear_env);
 
-/* What cfg_parse printed, for the assertions; the caller frees. */
+/* What config_parse printed, for the assertions; the caller frees. */
 struct outcome {
-    enum cfg_result result;
+    enum config_result result;
     char *printed;
 };
 
@@ -42,7 +42,7 @@ parse(struct config *c, const char *const *flags)
     char *argv[32];
     int argc = 0;
     size_t len = 0;
-    struct outcome o = {CFG_RUN, NULL};
+    struct outcome o = {CONFIG_RUN, NULL};
     FILE *out = open_memstream(&o.printed, &len);
 
     cr_assert_not_null(out);
@@ -50,7 +50,7 @@ parse(struct config *c, const char *const *flags)
     while (*flags != NULL && argc < 31)
         argv[argc++] = (char *)*flags++;
     argv[argc] = NULL;
-    o.result = cfg_parse(c, argc, argv, out);
+    o.result = config_parse(c, argc, argv, out);
     cr_assert_eq(fclose(out), 0);
     return o;
 }
@@ -62,7 +62,7 @@ expect_refused(const char *flag, const char *value, const char *message)
     const char *flags[] = {flag, value, NULL};
     struct outcome o = parse(&c, flags);
 
-    cr_expect_eq(o.result, CFG_EXIT_USAGE, "%s %s was accepted", flag, value);
+    cr_expect_eq(o.result, CONFIG_EXIT_USAGE, "%s %s was accepted", flag, value);
     cr_expect_not_null(strstr(o.printed, message), "%s %s printed: %s", flag, value, o.printed);
     free(o.printed);
 }
@@ -73,7 +73,7 @@ Test(config, defaults)
     const char *flags[] = {NULL};
     struct outcome o = parse(&c, flags);
 
-    cr_assert_eq(o.result, CFG_RUN);
+    cr_assert_eq(o.result, CONFIG_RUN);
     cr_expect_str_empty(o.printed);
     cr_expect_str_eq(c.database_url, "postgresql:///actiond");
     cr_expect_not_null(strstr(c.catalog_path, "/catalog/default.json"));
@@ -123,7 +123,7 @@ Test(config, every_flag_sets_its_field)
                            NULL};
     struct outcome o = parse(&c, flags);
 
-    cr_assert_eq(o.result, CFG_RUN, "%s", o.printed);
+    cr_assert_eq(o.result, CONFIG_RUN, "%s", o.printed);
     cr_expect_str_eq(c.database_url, "postgresql://db/x");
     cr_expect_str_eq(c.catalog_path, "/tmp/cat.json");
     cr_expect_str_eq(c.listen, "/tmp/s");
@@ -170,7 +170,7 @@ Test(config, numbers_at_both_ends_of_their_range)
             const char *flags[] = {ranges[i].flag, ends[e], NULL};
             struct outcome o = parse(&c, flags);
 
-            cr_expect_eq(o.result, CFG_RUN, "%s %s: %s", ranges[i].flag, ends[e], o.printed);
+            cr_expect_eq(o.result, CONFIG_RUN, "%s %s: %s", ranges[i].flag, ends[e], o.printed);
             free(o.printed);
         }
         expect_refused(ranges[i].flag, ranges[i].below, ranges[i].range);
@@ -185,7 +185,7 @@ Test(config, the_highest_values_land_in_their_fields)
                            "777",        "--workers", "1024",        NULL};
     struct outcome o = parse(&c, flags);
 
-    cr_assert_eq(o.result, CFG_RUN, "%s", o.printed);
+    cr_assert_eq(o.result, CONFIG_RUN, "%s", o.printed);
     cr_expect_eq(c.max_body, 64u * 1024 * 1024);
     cr_expect_eq(c.doc_cache_bytes, 1024u * 1024 * 1024);
     cr_expect_eq(c.socket_mode, 0777, "socket mode is read as octal with or without the 0");
@@ -219,7 +219,7 @@ Test(config, the_environment_applies_and_flags_win)
     cr_assert_eq(setenv("ACTIOND_MAX_BODY", "", 1), 0);
 
     o = parse(&c, none);
-    cr_assert_eq(o.result, CFG_RUN, "%s", o.printed);
+    cr_assert_eq(o.result, CONFIG_RUN, "%s", o.printed);
     cr_expect_eq(c.max_depth, 20);
     cr_expect_eq(c.workers, 2);
     cr_expect_str_eq(c.database_url, "postgresql:///fromenv");
@@ -228,7 +228,7 @@ Test(config, the_environment_applies_and_flags_win)
     free(o.printed);
 
     o = parse(&c, flags);
-    cr_assert_eq(o.result, CFG_RUN, "%s", o.printed);
+    cr_assert_eq(o.result, CONFIG_RUN, "%s", o.printed);
     cr_expect_eq(c.max_depth, 12);
     cr_expect_eq(c.workers, 5);
     cr_expect_eq(c.doc_cache_bytes, 4096, "a flag changes only its own setting");
@@ -243,7 +243,7 @@ Test(config, a_bad_environment_value_names_its_variable)
 
     cr_assert_eq(setenv("ACTIOND_MAX_BODY", "lots", 1), 0);
     o = parse(&c, flags);
-    cr_expect_eq(o.result, CFG_EXIT_USAGE, "a valid flag does not hide a bad variable");
+    cr_expect_eq(o.result, CONFIG_EXIT_USAGE, "a valid flag does not hide a bad variable");
     cr_expect_not_null(strstr(o.printed, "--max-body must be a number from 64 to 67108864, "
                                          "not \"lots\""),
                        "%s", o.printed);
@@ -259,19 +259,19 @@ Test(config, worker_sockets_from_the_environment)
 
     cr_assert_eq(setenv("ACTIOND_WORKER_SOCKETS", "1", 1), 0);
     o = parse(&c, flags);
-    cr_expect_eq(o.result, CFG_RUN, "%s", o.printed);
+    cr_expect_eq(o.result, CONFIG_RUN, "%s", o.printed);
     cr_expect_eq(c.worker_sockets, 1);
     free(o.printed);
 
     cr_assert_eq(setenv("ACTIOND_WORKER_SOCKETS", "0", 1), 0);
     o = parse(&c, flags);
-    cr_expect_eq(o.result, CFG_RUN, "%s", o.printed);
+    cr_expect_eq(o.result, CONFIG_RUN, "%s", o.printed);
     cr_expect_eq(c.worker_sockets, 0);
     free(o.printed);
 
     cr_assert_eq(setenv("ACTIOND_WORKER_SOCKETS", "yes", 1), 0);
     o = parse(&c, flags);
-    cr_expect_eq(o.result, CFG_EXIT_USAGE);
+    cr_expect_eq(o.result, CONFIG_EXIT_USAGE);
     cr_expect_not_null(strstr(o.printed, "ACTIOND_WORKER_SOCKETS must be 0 or 1, not \"yes\""),
                        "%s", o.printed);
     free(o.printed);
@@ -289,7 +289,7 @@ Test(config, worker_sockets_need_prefork_workers_on_a_unix_socket)
         struct config c;
         struct outcome o = parse(&c, cases[i]);
 
-        cr_expect_eq(o.result, CFG_EXIT_USAGE, "case %zu", i);
+        cr_expect_eq(o.result, CONFIG_EXIT_USAGE, "case %zu", i);
         cr_expect_not_null(strstr(o.printed, "--worker-sockets needs --workers N"), "case %zu: %s",
                            i, o.printed);
         free(o.printed);
@@ -306,21 +306,21 @@ Test(config, help_unknown_flags_and_stray_arguments)
     struct outcome o;
 
     o = parse(&c, help);
-    cr_expect_eq(o.result, CFG_EXIT_OK);
+    cr_expect_eq(o.result, CONFIG_EXIT_OK);
     cr_expect_not_null(strstr(o.printed, "usage: actiond"), "%s", o.printed);
     free(o.printed);
 
     o = parse(&c, unknown);
-    cr_expect_eq(o.result, CFG_EXIT_USAGE);
+    cr_expect_eq(o.result, CONFIG_EXIT_USAGE);
     cr_expect_not_null(strstr(o.printed, "usage: actiond"), "%s", o.printed);
     free(o.printed);
 
     o = parse(&c, missing);
-    cr_expect_eq(o.result, CFG_EXIT_USAGE);
+    cr_expect_eq(o.result, CONFIG_EXIT_USAGE);
     free(o.printed);
 
     o = parse(&c, stray);
-    cr_expect_eq(o.result, CFG_EXIT_USAGE);
+    cr_expect_eq(o.result, CONFIG_EXIT_USAGE);
     cr_expect_not_null(strstr(o.printed, "unexpected argument \"extra\""), "%s", o.printed);
     free(o.printed);
 }

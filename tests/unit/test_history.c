@@ -5,14 +5,14 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "history.h"
-#include "jsonp.h"
+#include "doc/history.h"
+#include "doc/jsonp.h"
 
 static json_object *
 J(const char *text)
 {
     json_object *v = NULL;
-    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &v, NULL), AD_OK, "%s", text);
+    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &v, NULL), ERR_OK, "%s", text);
     return v;
 }
 
@@ -20,7 +20,7 @@ static int
 overlap(const char *ours, const char *theirs)
 {
     json_object *a = J(ours), *b = J(theirs);
-    int r = hist_patches_overlap(a, b);
+    int r = history_patches_overlap(a, b);
     json_object_put(a);
     json_object_put(b);
     return r;
@@ -88,16 +88,16 @@ Test(history, undo_redo_pairs_cancel)
         entry(8, "redo", 7, "[{\"op\":\"replace\",\"path\":\"/a\",\"value\":1}]"),
     };
     json_object *ours = J("[{\"op\":\"replace\",\"path\":\"/a\",\"value\":5}]");
-    const struct store_logent *hit = hist_first_conflict(later, 3, ours);
+    const struct store_logent *hit = history_first_conflict(later, 3, ours);
     size_t i;
 
     cr_assert_not_null(hit);
     cr_assert_eq(hit->version, 6);
     /* without the redo, the change and its undo cancel */
-    cr_assert_null(hist_first_conflict(later, 2, ours));
+    cr_assert_null(history_first_conflict(later, 2, ours));
     /* an undo of something older than the range keeps its effect */
     later[1].reverts = 3;
-    cr_assert_eq(hist_first_conflict(later + 1, 1, ours)->version, 7);
+    cr_assert_eq(history_first_conflict(later + 1, 1, ours)->version, 7);
     for (i = 0; i < 3; i++)
         json_object_put(later[i].forward);
     json_object_put(ours);
@@ -112,7 +112,7 @@ Test(history, undo_patches_reverse_the_unit)
     unit[0].inverse = J("[{\"op\":\"remove\",\"path\":\"/a\"}]");
     unit[1].forward = J("[{\"op\":\"add\",\"path\":\"/b\",\"value\":2}]");
     unit[1].inverse = J("[{\"op\":\"remove\",\"path\":\"/b\"}]");
-    hist_undo_patches(unit, 2, &fwd, &inv);
+    history_undo_patches(unit, 2, &fwd, &inv);
     cr_assert_str_eq(jsonp_str(fwd),
                      "[{\"op\":\"remove\",\"path\":\"/b\"},{\"op\":\"remove\",\"path\":\"/a\"}]");
     cr_assert_str_eq(jsonp_str(inv), "[{\"op\":\"add\",\"path\":\"/a\",\"value\":1},"

@@ -9,17 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonp.h"
-#include "xalloc.h"
+#include "doc/jsonp.h"
+#include "base/xalloc.h"
 
 static json_object *
 parse_ok_len(const char *s, size_t len, const struct jsonp_limits *lim)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *v = NULL;
-    enum ad_code rc = jsonp_parse(s, len, lim, &v, &err);
+    enum err_code rc = jsonp_parse(s, len, lim, &v, &err);
 
-    cr_assert_eq(rc, AD_OK, "parse failed: %s", err.detail);
+    cr_assert_eq(rc, ERR_OK, "parse failed: %s", err.detail);
     return v;
 }
 
@@ -39,16 +39,16 @@ parse_ok_lim(const char *s, const struct jsonp_limits *lim)
 static void
 parse_bad_len(const char *s, size_t len, const struct jsonp_limits *lim, const char *want)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *v = (json_object *)&err; /* must be reset to NULL */
-    enum ad_code rc = jsonp_parse(s, len, lim, &v, &err);
+    enum err_code rc = jsonp_parse(s, len, lim, &v, &err);
 
-    cr_assert_eq(rc, AD_BAD_REQUEST, "accepted %.*s", (int)len, s);
+    cr_assert_eq(rc, ERR_BAD_REQUEST, "accepted %.*s", (int)len, s);
     cr_assert_null(v);
-    cr_assert_eq(err.code, AD_BAD_REQUEST);
+    cr_assert_eq(err.code, ERR_BAD_REQUEST);
     cr_assert(strstr(err.detail, want) != NULL, "detail \"%s\" lacks \"%s\"", err.detail, want);
     cr_assert(strncmp(err.detail, "invalid JSON at byte ", 21) == 0, "%s", err.detail);
-    ad_error_clear(&err);
+    err_clear(&err);
 }
 
 static void

@@ -9,18 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonp.h"
-#include "patch.h"
-#include "ptr.h"
-#include "xalloc.h"
+#include "doc/jsonp.h"
+#include "doc/patch.h"
+#include "doc/ptr.h"
+#include "base/xalloc.h"
 
 static json_object *
 J(const char *s)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *v = NULL;
 
-    cr_assert_eq(jsonp_parse(s, strlen(s), NULL, &v, &err), AD_OK, "%s: %s", s, err.detail);
+    cr_assert_eq(jsonp_parse(s, strlen(s), NULL, &v, &err), ERR_OK, "%s: %s", s, err.detail);
     return v;
 }
 
@@ -44,7 +44,7 @@ uses_dash(json_object *doc, const char *s)
     json_object *parent;
     int r = 0;
 
-    cr_assert_eq(ptr_parse(s, &p, NULL), AD_OK, "%s", s);
+    cr_assert_eq(ptr_parse(s, &p, NULL), ERR_OK, "%s", s);
     if (p.n > 0 && strcmp(p.tok[p.n - 1], "-") == 0 && ptr_resolve(doc, &p, p.n - 1, &parent))
         r = json_object_is_type(parent, json_type_array);
     ptr_free(&p);
@@ -58,7 +58,7 @@ uses_dash(json_object *doc, const char *s)
 static void
 apply_inverse(json_object **doc, json_object *inv)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     size_t i;
 
     cr_assert(json_object_is_type(inv, json_type_array));
@@ -73,7 +73,7 @@ apply_inverse(json_object **doc, json_object *inv)
                           jsonp_str(inv));
         one = json_object_new_array();
         json_object_array_add(one, json_object_get(op));
-        cr_assert_eq(patch_apply(doc, one, NULL, &err), AD_OK, "inverse %s, op %zu: %s",
+        cr_assert_eq(patch_apply(doc, one, NULL, &err), ERR_OK, "inverse %s, op %zu: %s",
                      jsonp_str(inv), i, err.detail);
         json_object_put(one);
     }
@@ -84,9 +84,9 @@ static void
 check_ok(const char *doc, const char *patch, const char *expect)
 {
     json_object *d = J(doc), *orig = J(doc), *p = J(patch), *want = J(expect), *inv = NULL;
-    struct ad_error err = {0};
+    struct err err = {0};
 
-    cr_assert_eq(patch_apply(&d, p, &inv, &err), AD_OK, "%s: %s", patch, err.detail);
+    cr_assert_eq(patch_apply(&d, p, &inv, &err), ERR_OK, "%s: %s", patch, err.detail);
     assert_same(d, want, patch);
     apply_inverse(&d, inv);
     assert_same(d, orig, "inverse");
@@ -99,12 +99,12 @@ check_ok(const char *doc, const char *patch, const char *expect)
 
 /* Expects failure with `code`, `slug` and `pointer`, and the document untouched. */
 static void
-check_fail(const char *doc, const char *patch, enum ad_code code, const char *slug,
+check_fail(const char *doc, const char *patch, enum err_code code, const char *slug,
            const char *pointer)
 {
     json_object *d = J(doc), *orig = J(doc), *p = J(patch), *inv = NULL;
     json_object *before = d;
-    struct ad_error err = {0};
+    struct err err = {0};
 
     cr_assert_eq(patch_apply(&d, p, &inv, &err), code, "%s: got %d (%s)", patch, err.code,
                  err.detail);
@@ -116,7 +116,7 @@ check_fail(const char *doc, const char *patch, enum ad_code code, const char *sl
     cr_assert_null(inv);
     cr_assert_eq(d, before, "the document was replaced");
     assert_same(d, orig, "unchanged after failure");
-    ad_error_clear(&err);
+    err_clear(&err);
     json_object_put(d);
     json_object_put(orig);
     json_object_put(p);
@@ -127,9 +127,9 @@ static char *
 fail_detail(const char *doc, const char *patch)
 {
     json_object *d = J(doc), *p = J(patch);
-    struct ad_error err = {0};
+    struct err err = {0};
 
-    cr_assert_neq(patch_apply(&d, p, NULL, &err), AD_OK, "%s", patch);
+    cr_assert_neq(patch_apply(&d, p, NULL, &err), ERR_OK, "%s", patch);
     json_object_put(d);
     json_object_put(p);
     return xstrdup(err.detail);
@@ -194,7 +194,7 @@ Test(rfc6902, a08_testing_a_value_success)
 Test(rfc6902, a09_testing_a_value_error)
 {
     check_fail("{\"baz\": \"qux\"}", "[{\"op\": \"test\", \"path\": \"/baz\", \"value\": \"bar\"}]",
-               AD_CONFLICT, "test-failed", "/0/value");
+               ERR_CONFLICT, "test-failed", "/0/value");
 }
 
 Test(rfc6902, a10_adding_a_nested_member_object)
@@ -216,7 +216,7 @@ Test(rfc6902, a12_adding_to_a_nonexistent_target)
     char *detail;
 
     check_fail("{\"foo\": \"bar\"}",
-               "[{\"op\": \"add\", \"path\": \"/baz/bat\", \"value\": \"qux\"}]", AD_UNPROCESSABLE,
+               "[{\"op\": \"add\", \"path\": \"/baz/bat\", \"value\": \"qux\"}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/path");
     detail = fail_detail("{\"foo\": \"bar\"}",
                          "[{\"op\": \"add\", \"path\": \"/baz/bat\", \"value\": \"qux\"}]");
@@ -229,10 +229,10 @@ Test(rfc6902, a13_invalid_json_patch_document)
 {
     static const char patch[] =
         "[{\"op\": \"add\", \"path\": \"/baz\", \"value\": \"qux\", \"op\": \"remove\"}]";
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *p = NULL;
 
-    cr_assert_eq(jsonp_parse(patch, strlen(patch), NULL, &p, &err), AD_BAD_REQUEST);
+    cr_assert_eq(jsonp_parse(patch, strlen(patch), NULL, &p, &err), ERR_BAD_REQUEST);
     cr_assert_null(p);
     cr_assert(strstr(err.detail, "duplicate member name \"op\"") != NULL, "%s", err.detail);
 }
@@ -246,7 +246,7 @@ Test(rfc6902, a14_escape_ordering)
 Test(rfc6902, a15_comparing_strings_and_numbers)
 {
     check_fail("{\"/\": 9, \"~1\": 10}",
-               "[{\"op\": \"test\", \"path\": \"/~01\", \"value\": \"10\"}]", AD_CONFLICT,
+               "[{\"op\": \"test\", \"path\": \"/~01\", \"value\": \"10\"}]", ERR_CONFLICT,
                "test-failed", "/0/value");
 }
 
@@ -264,12 +264,12 @@ check_merge(const char *doc, const char *merge, const char *expect)
 {
     json_object *d = J(doc), *orig = J(doc), *m = J(merge), *want = J(expect);
     json_object *fwd = NULL, *inv = NULL, *d2 = J(doc);
-    struct ad_error err = {0};
+    struct err err = {0};
 
-    cr_assert_eq(patch_merge(&d, m, &fwd, &inv, &err), AD_OK, "%s: %s", merge, err.detail);
+    cr_assert_eq(patch_merge(&d, m, &fwd, &inv, &err), ERR_OK, "%s: %s", merge, err.detail);
     assert_same(d, want, merge);
     /* The forward patch alone has the same effect. */
-    cr_assert_eq(patch_apply(&d2, fwd, NULL, &err), AD_OK, "%s", err.detail);
+    cr_assert_eq(patch_apply(&d2, fwd, NULL, &err), ERR_OK, "%s", err.detail);
     assert_same(d2, want, "forward");
     apply_inverse(&d, inv);
     assert_same(d, orig, "inverse of merge");
@@ -319,7 +319,7 @@ Test(rfc7396, no_change_gives_empty_forward)
                 *m = J("{\"a\":1,\"x\":null,\"b\":{\"c\":[1]}}");
     json_object *fwd = NULL, *inv = NULL;
 
-    cr_assert_eq(patch_merge(&d, m, &fwd, &inv, NULL), AD_OK);
+    cr_assert_eq(patch_merge(&d, m, &fwd, &inv, NULL), ERR_OK);
     cr_assert_str_eq(jsonp_str(fwd), "[]");
     cr_assert_str_eq(jsonp_str(inv), "[]");
     json_object_put(d);
@@ -335,7 +335,7 @@ Test(rfc7396, forward_patch_shape)
         J("{\"a\":null,\"o\":{\"k\":2,\"n\":null},\"s\":{\"q\":null,\"r\":1},\"a/b\":3}");
     json_object *fwd = NULL, *inv = NULL;
 
-    cr_assert_eq(patch_merge(&d, m, &fwd, &inv, NULL), AD_OK);
+    cr_assert_eq(patch_merge(&d, m, &fwd, &inv, NULL), ERR_OK);
     cr_assert_str_eq(jsonp_str(fwd), "[{\"op\":\"remove\",\"path\":\"/a\"},"
                                      "{\"op\":\"replace\",\"path\":\"/o/k\",\"value\":2},"
                                      "{\"op\":\"replace\",\"path\":\"/s\",\"value\":{\"r\":1}},"
@@ -356,12 +356,12 @@ Test(create, adds_a_new_member)
 
 Test(create, conflicts_on_an_existing_member)
 {
-    check_fail("{\"a\":1}", "[{\"op\":\"create\",\"path\":\"/a\",\"value\":2}]", AD_CONFLICT,
+    check_fail("{\"a\":1}", "[{\"op\":\"create\",\"path\":\"/a\",\"value\":2}]", ERR_CONFLICT,
                "already-exists", "/0/path");
     /* A member holding null still holds a value. */
-    check_fail("{\"a\":null}", "[{\"op\":\"create\",\"path\":\"/a\",\"value\":2}]", AD_CONFLICT,
+    check_fail("{\"a\":null}", "[{\"op\":\"create\",\"path\":\"/a\",\"value\":2}]", ERR_CONFLICT,
                "already-exists", "/0/path");
-    check_fail("{\"a\":1}", "[{\"op\":\"create\",\"path\":\"\",\"value\":2}]", AD_CONFLICT,
+    check_fail("{\"a\":1}", "[{\"op\":\"create\",\"path\":\"\",\"value\":2}]", ERR_CONFLICT,
                "already-exists", "/0/path");
 }
 
@@ -375,7 +375,7 @@ Test(create, inserts_into_arrays_without_conflict)
 
 Test(create, missing_parent)
 {
-    check_fail("{}", "[{\"op\":\"create\",\"path\":\"/a/b\",\"value\":1}]", AD_UNPROCESSABLE,
+    check_fail("{}", "[{\"op\":\"create\",\"path\":\"/a/b\",\"value\":1}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/path");
 }
 
@@ -388,12 +388,12 @@ Test(atomic, third_op_failing_leaves_doc_unchanged)
                " {\"op\":\"remove\",\"path\":\"/l/0\"},"
                " {\"op\":\"replace\",\"path\":\"/missing\",\"value\":3},"
                " {\"op\":\"add\",\"path\":\"/c\",\"value\":4}]",
-               AD_UNPROCESSABLE, "path-not-found", "/2/path");
+               ERR_UNPROCESSABLE, "path-not-found", "/2/path");
     check_fail("{\"a\":1}",
                "[{\"op\":\"replace\",\"path\":\"\",\"value\":[1]},"
                " {\"op\":\"add\",\"path\":\"/-\",\"value\":2},"
                " {\"op\":\"test\",\"path\":\"\",\"value\":[1]}]",
-               AD_CONFLICT, "test-failed", "/2/value");
+               ERR_CONFLICT, "test-failed", "/2/value");
 }
 
 Test(atomic, sequential_ops_see_earlier_effects_and_invert_in_reverse)
@@ -439,15 +439,15 @@ Test(paths, dash_is_a_member_name_in_objects)
 
 Test(paths, dash_invalid_for_remove_replace_test_and_from)
 {
-    check_fail("[1]", "[{\"op\":\"remove\",\"path\":\"/-\"}]", AD_UNPROCESSABLE, "path-not-found",
+    check_fail("[1]", "[{\"op\":\"remove\",\"path\":\"/-\"}]", ERR_UNPROCESSABLE, "path-not-found",
                "/0/path");
-    check_fail("[1]", "[{\"op\":\"replace\",\"path\":\"/-\",\"value\":2}]", AD_UNPROCESSABLE,
+    check_fail("[1]", "[{\"op\":\"replace\",\"path\":\"/-\",\"value\":2}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/path");
-    check_fail("[1]", "[{\"op\":\"test\",\"path\":\"/-\",\"value\":1}]", AD_CONFLICT, "test-failed",
-               "/0/path");
-    check_fail("[1]", "[{\"op\":\"move\",\"from\":\"/-\",\"path\":\"/0\"}]", AD_UNPROCESSABLE,
+    check_fail("[1]", "[{\"op\":\"test\",\"path\":\"/-\",\"value\":1}]", ERR_CONFLICT,
+               "test-failed", "/0/path");
+    check_fail("[1]", "[{\"op\":\"move\",\"from\":\"/-\",\"path\":\"/0\"}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/from");
-    check_fail("[1]", "[{\"op\":\"copy\",\"from\":\"/-\",\"path\":\"/0\"}]", AD_UNPROCESSABLE,
+    check_fail("[1]", "[{\"op\":\"copy\",\"from\":\"/-\",\"path\":\"/0\"}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/from");
 }
 
@@ -456,21 +456,21 @@ Test(paths, array_index_rules)
     check_ok("[1,2]", "[{\"op\":\"add\",\"path\":\"/2\",\"value\":3}]", "[1,2,3]");
     check_ok("[1,2]", "[{\"op\":\"add\",\"path\":\"/0\",\"value\":0}]", "[0,1,2]");
     check_ok("[]", "[{\"op\":\"add\",\"path\":\"/0\",\"value\":0}]", "[0]");
-    check_fail("[1,2]", "[{\"op\":\"add\",\"path\":\"/3\",\"value\":3}]", AD_UNPROCESSABLE,
+    check_fail("[1,2]", "[{\"op\":\"add\",\"path\":\"/3\",\"value\":3}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/path");
-    check_fail("[1,2]", "[{\"op\":\"remove\",\"path\":\"/2\"}]", AD_UNPROCESSABLE, "path-not-found",
-               "/0/path");
-    check_fail("[1,2]", "[{\"op\":\"replace\",\"path\":\"/2\",\"value\":0}]", AD_UNPROCESSABLE,
+    check_fail("[1,2]", "[{\"op\":\"remove\",\"path\":\"/2\"}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/path");
-    check_fail("[1,2]", "[{\"op\":\"add\",\"path\":\"/01\",\"value\":3}]", AD_UNPROCESSABLE,
+    check_fail("[1,2]", "[{\"op\":\"replace\",\"path\":\"/2\",\"value\":0}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/path");
-    check_fail("[1,2]", "[{\"op\":\"remove\",\"path\":\"/00\"}]", AD_UNPROCESSABLE,
+    check_fail("[1,2]", "[{\"op\":\"add\",\"path\":\"/01\",\"value\":3}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/path");
-    check_fail("[1,2]", "[{\"op\":\"add\",\"path\":\"/x\",\"value\":3}]", AD_UNPROCESSABLE,
+    check_fail("[1,2]", "[{\"op\":\"remove\",\"path\":\"/00\"}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/path");
-    check_fail("[1,2]", "[{\"op\":\"add\",\"path\":\"/-1\",\"value\":3}]", AD_UNPROCESSABLE,
+    check_fail("[1,2]", "[{\"op\":\"add\",\"path\":\"/x\",\"value\":3}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/path");
-    check_fail("[1,2]", "[{\"op\":\"test\",\"path\":\"/01\",\"value\":2}]", AD_CONFLICT,
+    check_fail("[1,2]", "[{\"op\":\"add\",\"path\":\"/-1\",\"value\":3}]", ERR_UNPROCESSABLE,
+               "path-not-found", "/0/path");
+    check_fail("[1,2]", "[{\"op\":\"test\",\"path\":\"/01\",\"value\":2}]", ERR_CONFLICT,
                "test-failed", "/0/path");
 }
 
@@ -517,7 +517,7 @@ Test(root, add_and_replace_replace_the_document)
 
 Test(root, remove_root_is_unprocessable)
 {
-    check_fail("{\"a\":1}", "[{\"op\":\"remove\",\"path\":\"\"}]", AD_UNPROCESSABLE,
+    check_fail("{\"a\":1}", "[{\"op\":\"remove\",\"path\":\"\"}]", ERR_UNPROCESSABLE,
                "unprocessable", "/0/path");
 }
 
@@ -528,7 +528,7 @@ Test(root, move_and_copy_involving_root)
     check_ok("{\"a\":1}", "[{\"op\":\"copy\",\"from\":\"\",\"path\":\"/b\"}]",
              "{\"a\":1,\"b\":{\"a\":1}}");
     check_ok("{\"a\":1}", "[{\"op\":\"move\",\"from\":\"\",\"path\":\"\"}]", "{\"a\":1}");
-    check_fail("{\"a\":1}", "[{\"op\":\"move\",\"from\":\"\",\"path\":\"/b\"}]", AD_BAD_REQUEST,
+    check_fail("{\"a\":1}", "[{\"op\":\"move\",\"from\":\"\",\"path\":\"/b\"}]", ERR_BAD_REQUEST,
                "bad-request", "/0/from");
 }
 
@@ -537,7 +537,7 @@ Test(root, move_and_copy_involving_root)
 Test(move, into_own_child_is_bad_request)
 {
     check_fail("{\"a\":{\"b\":{}}}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/a/b/c\"}]",
-               AD_BAD_REQUEST, "bad-request", "/0/from");
+               ERR_BAD_REQUEST, "bad-request", "/0/from");
     /* "/a" is a prefix of "/ab" as text but not as a pointer. */
     check_ok("{\"a\":1}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/ab\"}]", "{\"ab\":1}");
 }
@@ -562,14 +562,14 @@ Test(move, same_place_is_a_no_op)
 {
     check_ok("{\"a\":1,\"b\":2}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/a\"}]",
              "{\"a\":1,\"b\":2}");
-    check_fail("{}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/a\"}]", AD_UNPROCESSABLE,
+    check_fail("{}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/a\"}]", ERR_UNPROCESSABLE,
                "path-not-found", "/0/from");
 }
 
 Test(move, missing_target_parent_keeps_document)
 {
     check_fail("{\"a\":1}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/x/y\"}]",
-               AD_UNPROCESSABLE, "path-not-found", "/0/path");
+               ERR_UNPROCESSABLE, "path-not-found", "/0/path");
 }
 
 Test(copy, deep_copies_the_value)
@@ -578,7 +578,7 @@ Test(copy, deep_copies_the_value)
     json_object *p = J("[{\"op\":\"copy\",\"from\":\"/a\",\"path\":\"/c\"},"
                        " {\"op\":\"replace\",\"path\":\"/c/b\",\"value\":2}]");
 
-    cr_assert_eq(patch_apply(&d, p, NULL, NULL), AD_OK);
+    cr_assert_eq(patch_apply(&d, p, NULL, NULL), ERR_OK);
     cr_assert_str_eq(jsonp_str(d), "{\"a\":{\"b\":1},\"c\":{\"b\":2}}");
     json_object_put(d);
     json_object_put(p);
@@ -596,49 +596,49 @@ Test(copy, onto_an_existing_member)
 
 Test(shape, patch_must_be_an_array_of_objects)
 {
-    check_fail("{}", "{\"op\":\"add\"}", AD_BAD_REQUEST, "bad-request", "");
-    check_fail("{}", "[{\"op\":\"test\",\"path\":\"\",\"value\":{}}, 1]", AD_BAD_REQUEST,
+    check_fail("{}", "{\"op\":\"add\"}", ERR_BAD_REQUEST, "bad-request", "");
+    check_fail("{}", "[{\"op\":\"test\",\"path\":\"\",\"value\":{}}, 1]", ERR_BAD_REQUEST,
                "bad-request", "/1");
     check_ok("{\"a\":1}", "[]", "{\"a\":1}");
 }
 
 Test(shape, op_member)
 {
-    check_fail("{}", "[{\"path\":\"/a\",\"value\":1}]", AD_BAD_REQUEST, "bad-request", "/0/op");
-    check_fail("{}", "[{\"op\":1,\"path\":\"/a\",\"value\":1}]", AD_BAD_REQUEST, "bad-request",
+    check_fail("{}", "[{\"path\":\"/a\",\"value\":1}]", ERR_BAD_REQUEST, "bad-request", "/0/op");
+    check_fail("{}", "[{\"op\":1,\"path\":\"/a\",\"value\":1}]", ERR_BAD_REQUEST, "bad-request",
                "/0/op");
-    check_fail("{}", "[{\"op\":\"ADD\",\"path\":\"/a\",\"value\":1}]", AD_BAD_REQUEST,
+    check_fail("{}", "[{\"op\":\"ADD\",\"path\":\"/a\",\"value\":1}]", ERR_BAD_REQUEST,
                "bad-request", "/0/op");
     check_fail("{}",
                "[{\"op\":\"test\",\"path\":\"\",\"value\":{}},"
                " {\"op\":\"insert\",\"path\":\"/a\",\"value\":1}]",
-               AD_BAD_REQUEST, "bad-request", "/1/op");
+               ERR_BAD_REQUEST, "bad-request", "/1/op");
 }
 
 Test(shape, path_and_from_members)
 {
-    check_fail("{}", "[{\"op\":\"add\",\"value\":1}]", AD_BAD_REQUEST, "bad-request", "/0/path");
-    check_fail("{}", "[{\"op\":\"add\",\"path\":5,\"value\":1}]", AD_BAD_REQUEST, "bad-request",
+    check_fail("{}", "[{\"op\":\"add\",\"value\":1}]", ERR_BAD_REQUEST, "bad-request", "/0/path");
+    check_fail("{}", "[{\"op\":\"add\",\"path\":5,\"value\":1}]", ERR_BAD_REQUEST, "bad-request",
                "/0/path");
-    check_fail("{}", "[{\"op\":\"add\",\"path\":\"a\",\"value\":1}]", AD_BAD_REQUEST, "bad-request",
-               "/0/path");
-    check_fail("{}", "[{\"op\":\"add\",\"path\":\"/~2\",\"value\":1}]", AD_BAD_REQUEST,
+    check_fail("{}", "[{\"op\":\"add\",\"path\":\"a\",\"value\":1}]", ERR_BAD_REQUEST,
                "bad-request", "/0/path");
-    check_fail("{\"a\":1}", "[{\"op\":\"move\",\"path\":\"/b\"}]", AD_BAD_REQUEST, "bad-request",
+    check_fail("{}", "[{\"op\":\"add\",\"path\":\"/~2\",\"value\":1}]", ERR_BAD_REQUEST,
+               "bad-request", "/0/path");
+    check_fail("{\"a\":1}", "[{\"op\":\"move\",\"path\":\"/b\"}]", ERR_BAD_REQUEST, "bad-request",
                "/0/from");
-    check_fail("{\"a\":1}", "[{\"op\":\"copy\",\"from\":\"x\",\"path\":\"/b\"}]", AD_BAD_REQUEST,
+    check_fail("{\"a\":1}", "[{\"op\":\"copy\",\"from\":\"x\",\"path\":\"/b\"}]", ERR_BAD_REQUEST,
                "bad-request", "/0/from");
 }
 
 Test(shape, value_member)
 {
-    check_fail("{}", "[{\"op\":\"add\",\"path\":\"/a\"}]", AD_BAD_REQUEST, "bad-request",
+    check_fail("{}", "[{\"op\":\"add\",\"path\":\"/a\"}]", ERR_BAD_REQUEST, "bad-request",
                "/0/value");
-    check_fail("{\"a\":1}", "[{\"op\":\"replace\",\"path\":\"/a\"}]", AD_BAD_REQUEST, "bad-request",
+    check_fail("{\"a\":1}", "[{\"op\":\"replace\",\"path\":\"/a\"}]", ERR_BAD_REQUEST,
+               "bad-request", "/0/value");
+    check_fail("{\"a\":1}", "[{\"op\":\"test\",\"path\":\"/a\"}]", ERR_BAD_REQUEST, "bad-request",
                "/0/value");
-    check_fail("{\"a\":1}", "[{\"op\":\"test\",\"path\":\"/a\"}]", AD_BAD_REQUEST, "bad-request",
-               "/0/value");
-    check_fail("{}", "[{\"op\":\"create\",\"path\":\"/a\"}]", AD_BAD_REQUEST, "bad-request",
+    check_fail("{}", "[{\"op\":\"create\",\"path\":\"/a\"}]", ERR_BAD_REQUEST, "bad-request",
                "/0/value");
     /* A null value is present. */
     check_ok("{}", "[{\"op\":\"add\",\"path\":\"/a\",\"value\":null}]", "{\"a\":null}");
@@ -653,9 +653,9 @@ Test(test_op, numbers_by_value_and_missing_paths)
              "[{\"op\":\"test\",\"path\":\"/o\",\"value\":{\"b\":2,\"a\":1}}]",
              "{\"o\":{\"a\":1,\"b\":2}}");
     check_ok("{\"n\":null}", "[{\"op\":\"test\",\"path\":\"/n\",\"value\":null}]", "{\"n\":null}");
-    check_fail("{\"n\":null}", "[{\"op\":\"test\",\"path\":\"/m\",\"value\":null}]", AD_CONFLICT,
+    check_fail("{\"n\":null}", "[{\"op\":\"test\",\"path\":\"/m\",\"value\":null}]", ERR_CONFLICT,
                "test-failed", "/0/path");
-    check_fail("{\"l\":[1,2]}", "[{\"op\":\"test\",\"path\":\"/l\",\"value\":[2,1]}]", AD_CONFLICT,
+    check_fail("{\"l\":[1,2]}", "[{\"op\":\"test\",\"path\":\"/l\",\"value\":[2,1]}]", ERR_CONFLICT,
                "test-failed", "/0/value");
 }
 
@@ -663,7 +663,7 @@ Test(values, inserted_values_are_copies_of_the_patch)
 {
     json_object *d = J("{}"), *p = J("[{\"op\":\"add\",\"path\":\"/a\",\"value\":{\"k\":[1]}}]");
 
-    cr_assert_eq(patch_apply(&d, p, NULL, NULL), AD_OK);
+    cr_assert_eq(patch_apply(&d, p, NULL, NULL), ERR_OK);
     json_object_put(p);
     cr_assert_str_eq(jsonp_str(d), "{\"a\":{\"k\":[1]}}");
     json_object_put(d);
@@ -840,14 +840,14 @@ random_op(json_object *doc)
         op = make_op("copy", a, b, NULL, 0);
         break;
     case 5:
-        cr_assert_eq(ptr_parse(a, &p, NULL), AD_OK);
+        cr_assert_eq(ptr_parse(a, &p, NULL), ERR_OK);
         cr_assert(ptr_resolve(doc, &p, p.n, &v));
         ptr_free(&p);
         op = make_op("test", NULL, a, jsonp_copy(v), 1);
         break;
     default:
         /* create: only where nothing is, or into an array. */
-        cr_assert_eq(ptr_parse(b, &p, NULL), AD_OK);
+        cr_assert_eq(ptr_parse(b, &p, NULL), ERR_OK);
         if (p.n > 0 && !ptr_resolve(doc, &p, p.n, &v))
             op = make_op("create", NULL, b, random_value(1), 1);
         else if (p.n > 0 && ptr_resolve(doc, &p, p.n - 1, &v) &&
@@ -863,7 +863,7 @@ random_op(json_object *doc)
 
 Test(property, inverse_restores_original, .timeout = 120)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     int iter, k, nops, total = 0, skipped = 0;
 
     rng_state = 0x9e3779b97f4a7c15ULL;
@@ -876,7 +876,7 @@ Test(property, inverse_restores_original, .timeout = 120)
         nops = 1 + (int)rng(4);
         for (k = 0; k < nops; k++) {
             json_object *op = random_op(scratch), *one = json_object_new_array();
-            enum ad_code rc;
+            enum err_code rc;
             if (op == NULL) {
                 json_object_put(one);
                 continue;
@@ -887,8 +887,8 @@ Test(property, inverse_restores_original, .timeout = 120)
              * A move target drawn before the removal may be one past the end after it,
              * which RFC 6902 section 4.4 makes an error; such a draw is skipped.
              */
-            if (rc != AD_OK) {
-                cr_assert_eq(rc, AD_UNPROCESSABLE, "%s on %s: %s", jsonp_str(one),
+            if (rc != ERR_OK) {
+                cr_assert_eq(rc, ERR_UNPROCESSABLE, "%s on %s: %s", jsonp_str(one),
                              jsonp_str(scratch), err.detail);
                 cr_assert_str_eq(json_object_get_string(json_object_object_get(op, "op")), "move",
                                  "%s on %s: %s", jsonp_str(one), jsonp_str(scratch), err.detail);
@@ -900,7 +900,7 @@ Test(property, inverse_restores_original, .timeout = 120)
             json_object_put(op);
             json_object_put(one);
         }
-        cr_assert_eq(patch_apply(&doc, patch, &inv, &err), AD_OK, "%s: %s", jsonp_str(patch),
+        cr_assert_eq(patch_apply(&doc, patch, &inv, &err), ERR_OK, "%s: %s", jsonp_str(patch),
                      err.detail);
         assert_same(doc, scratch, "whole patch equals the ops one by one");
         apply_inverse(&doc, inv);
@@ -950,7 +950,7 @@ merge_reference(json_object *target, json_object *patch)
 
 Test(property, merge_matches_rfc7396_and_inverts, .timeout = 120)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     int iter;
 
     rng_state = 0x0123456789abcdefULL;
@@ -960,7 +960,7 @@ Test(property, merge_matches_rfc7396_and_inverts, .timeout = 120)
         json_object *fwd = NULL, *inv = NULL;
         char *before = jsonp_canonical(doc), *after;
 
-        cr_assert_eq(patch_merge(&doc, merge, &fwd, &inv, &err), AD_OK, "%s", err.detail);
+        cr_assert_eq(patch_merge(&doc, merge, &fwd, &inv, &err), ERR_OK, "%s", err.detail);
         assert_same(doc, want, "merge result");
         apply_inverse(&doc, inv);
         after = jsonp_canonical(doc);

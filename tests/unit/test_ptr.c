@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonp.h"
-#include "ptr.h"
+#include "doc/jsonp.h"
+#include "doc/ptr.h"
 
 /* The example document of RFC 6901 section 5. */
 static const char rfc_doc[] = "{\"foo\": [\"bar\", \"baz\"], \"\": 0, \"a/b\": 1, \"c%d\": 2, "
@@ -19,10 +19,10 @@ static const char rfc_doc[] = "{\"foo\": [\"bar\", \"baz\"], \"\": 0, \"a/b\": 1
 static json_object *
 parse(const char *s)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     json_object *v = NULL;
 
-    cr_assert_eq(jsonp_parse(s, strlen(s), NULL, &v, &err), AD_OK, "%s", err.detail);
+    cr_assert_eq(jsonp_parse(s, strlen(s), NULL, &v, &err), ERR_OK, "%s", err.detail);
     return v;
 }
 
@@ -30,11 +30,11 @@ parse(const char *s)
 static json_object *
 resolve(json_object *doc, const char *pointer)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
     struct ptr p;
     json_object *v = NULL;
 
-    cr_assert_eq(ptr_parse(pointer, &p, &err), AD_OK, "%s: %s", pointer, err.detail);
+    cr_assert_eq(ptr_parse(pointer, &p, &err), ERR_OK, "%s: %s", pointer, err.detail);
     cr_assert(ptr_resolve(doc, &p, p.n, &v), "%s did not resolve", pointer);
     ptr_free(&p);
     return v;
@@ -47,7 +47,7 @@ resolves(json_object *doc, const char *pointer)
     json_object *v;
     int r;
 
-    cr_assert_eq(ptr_parse(pointer, &p, NULL), AD_OK, "%s", pointer);
+    cr_assert_eq(ptr_parse(pointer, &p, NULL), ERR_OK, "%s", pointer);
     r = ptr_resolve(doc, &p, p.n, &v);
     ptr_free(&p);
     return r;
@@ -85,7 +85,7 @@ Test(ptr, parse_unescapes_tokens)
 {
     struct ptr p;
 
-    cr_assert_eq(ptr_parse("/a~1b/m~0n/~01/~10//", &p, NULL), AD_OK);
+    cr_assert_eq(ptr_parse("/a~1b/m~0n/~01/~10//", &p, NULL), ERR_OK);
     cr_assert_eq(p.n, 6);
     cr_assert_str_eq(p.tok[0], "a/b");
     cr_assert_str_eq(p.tok[1], "m~n");
@@ -95,7 +95,7 @@ Test(ptr, parse_unescapes_tokens)
     cr_assert_str_eq(p.tok[4], "");
     cr_assert_str_eq(p.tok[5], "");
     ptr_free(&p);
-    cr_assert_eq(ptr_parse("", &p, NULL), AD_OK);
+    cr_assert_eq(ptr_parse("", &p, NULL), ERR_OK);
     cr_assert_eq(p.n, 0);
     ptr_free(&p);
 }
@@ -104,12 +104,12 @@ Test(ptr, invalid_pointers_rejected)
 {
     static const char *const bad[] = {"a",   "foo/bar", "#/foo", "/~",
                                       "/~2", "/a~",     "/~a/b", "/x/~/y"};
-    struct ad_error err = {0};
+    struct err err = {0};
     struct ptr p;
     size_t i;
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert_eq(ptr_parse(bad[i], &p, &err), AD_BAD_REQUEST, "accepted %s", bad[i]);
+        cr_assert_eq(ptr_parse(bad[i], &p, &err), ERR_BAD_REQUEST, "accepted %s", bad[i]);
         cr_assert_eq(p.n, 0);
         cr_assert(strlen(err.detail) > 0);
         ptr_free(&p);
@@ -172,7 +172,7 @@ Test(ptr, resolve_prefix_depth)
     json_object *v = NULL;
     struct ptr p;
 
-    cr_assert_eq(ptr_parse("/a/b/1", &p, NULL), AD_OK);
+    cr_assert_eq(ptr_parse("/a/b/1", &p, NULL), ERR_OK);
     cr_assert(ptr_resolve(doc, &p, 0, &v));
     cr_assert_eq(v, doc);
     cr_assert(ptr_resolve(doc, &p, 2, &v));
@@ -211,7 +211,7 @@ Test(ptr, join_then_parse_roundtrips)
 
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char *s = ptr_join("/x", names[i]);
-        cr_assert_eq(ptr_parse(s, &p, NULL), AD_OK, "%s", s);
+        cr_assert_eq(ptr_parse(s, &p, NULL), ERR_OK, "%s", s);
         cr_assert_eq(p.n, 2);
         cr_assert_str_eq(p.tok[1], names[i]);
         ptr_free(&p);

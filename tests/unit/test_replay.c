@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonp.h"
-#include "replay.h"
+#include "doc/jsonp.h"
+#include "doc/replay.h"
 
 #define GENESIS "0000"
 
@@ -18,7 +18,7 @@ static json_object *
 J(const char *text)
 {
     json_object *v = NULL;
-    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &v, NULL), AD_OK, "%s", text);
+    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &v, NULL), ERR_OK, "%s", text);
     return v;
 }
 

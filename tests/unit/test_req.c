@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "req.h"
+#include "http/req.h"
 
 struct feed {
     const char *data;
@@ -40,10 +40,10 @@ Test(req, parses_params_and_segments)
                    "HTTP_IF_MATCH=\"7\"",
                    NULL};
     struct req r;
-    struct ad_error err = {0};
+    struct err err = {0};
     int64_t v = 0;
 
-    cr_assert_eq(req_init(&r, env, feed_read, NULL, &err), AD_OK);
+    cr_assert_eq(req_init(&r, env, feed_read, NULL, &err), ERR_OK);
     cr_assert_str_eq(r.method, "POST");
     cr_assert_str_eq(r.mount, "/api");
     cr_assert_eq(r.nseg, 3);
@@ -58,7 +58,7 @@ Test(req, parses_params_and_segments)
     cr_assert_eq(v, 10);
     cr_assert_eq(req_query_int(&r, "after", 0, 100, &v, &err), 0);
     req_free(&r);
-    ad_error_clear(&err);
+    err_clear(&err);
 }
 
 Test(req, rejects_bad_query_integers)
@@ -71,14 +71,14 @@ Test(req, rejects_bad_query_integers)
         char q[64];
         char *env[] = {q, NULL};
         struct req r;
-        struct ad_error err = {0};
+        struct err err = {0};
         int64_t v;
         snprintf(q, sizeof(q), "QUERY_STRING=%s", bad[i]);
-        cr_assert_eq(req_init(&r, env, feed_read, NULL, &err), AD_OK);
+        cr_assert_eq(req_init(&r, env, feed_read, NULL, &err), ERR_OK);
         cr_assert_eq(req_query_int(&r, "limit", 0, 100, &v, &err), -1, "%s", bad[i]);
-        cr_assert_eq(err.code, AD_BAD_REQUEST);
+        cr_assert_eq(err.code, ERR_BAD_REQUEST);
         req_free(&r);
-        ad_error_clear(&err);
+        err_clear(&err);
     }
 }
 
@@ -87,7 +87,7 @@ Test(req, too_many_segments_flagged)
     char *env[] = {"PATH_INFO=/a/b/c/d/e/f/g/h/i/j", NULL};
     struct req r;
 
-    cr_assert_eq(req_init(&r, env, feed_read, NULL, NULL), AD_OK);
+    cr_assert_eq(req_init(&r, env, feed_read, NULL, NULL), ERR_OK);
     cr_assert(r.path_too_deep);
     req_free(&r);
 }
@@ -97,13 +97,13 @@ Test(req, body_over_limit_refused_before_reading)
     char *env[] = {"CONTENT_LENGTH=2000", NULL};
     struct feed f = {"", 0, 0, 0};
     struct req r;
-    struct ad_error err = {0};
+    struct err err = {0};
 
-    cr_assert_eq(req_init(&r, env, feed_read, &f, &err), AD_OK);
-    cr_assert_eq(req_body(&r, 1000, &err), AD_TOO_LARGE);
+    cr_assert_eq(req_init(&r, env, feed_read, &f, &err), ERR_OK);
+    cr_assert_eq(req_body(&r, 1000, &err), ERR_TOO_LARGE);
     cr_assert_eq(f.pos, 0);
     req_free(&r);
-    ad_error_clear(&err);
+    err_clear(&err);
 }
 
 Test(req, body_read_in_chunks_and_short_body_refused)
@@ -112,18 +112,18 @@ Test(req, body_read_in_chunks_and_short_body_refused)
     struct feed whole = {"hello world", 11, 0, 3};
     struct feed shorter = {"hello", 5, 0, 0};
     struct req r;
-    struct ad_error err = {0};
+    struct err err = {0};
 
-    cr_assert_eq(req_init(&r, env, feed_read, &whole, &err), AD_OK);
-    cr_assert_eq(req_body(&r, 100, &err), AD_OK);
+    cr_assert_eq(req_init(&r, env, feed_read, &whole, &err), ERR_OK);
+    cr_assert_eq(req_body(&r, 100, &err), ERR_OK);
     cr_assert_eq(r.body_len, 11);
     cr_assert_str_eq(r.body, "hello world");
     req_free(&r);
 
-    cr_assert_eq(req_init(&r, env, feed_read, &shorter, &err), AD_OK);
-    cr_assert_eq(req_body(&r, 100, &err), AD_BAD_REQUEST);
+    cr_assert_eq(req_init(&r, env, feed_read, &shorter, &err), ERR_OK);
+    cr_assert_eq(req_body(&r, 100, &err), ERR_BAD_REQUEST);
     req_free(&r);
-    ad_error_clear(&err);
+    err_clear(&err);
 }
 
 Test(req, bad_content_length)
@@ -131,13 +131,13 @@ Test(req, bad_content_length)
     char *env[] = {"CONTENT_LENGTH=-5", NULL};
     char *env2[] = {"CONTENT_LENGTH=12abc", NULL};
     struct req r;
-    struct ad_error err = {0};
+    struct err err = {0};
 
-    cr_assert_eq(req_init(&r, env, feed_read, NULL, &err), AD_BAD_REQUEST);
+    cr_assert_eq(req_init(&r, env, feed_read, NULL, &err), ERR_BAD_REQUEST);
     req_free(&r);
-    cr_assert_eq(req_init(&r, env2, feed_read, NULL, &err), AD_BAD_REQUEST);
+    cr_assert_eq(req_init(&r, env2, feed_read, NULL, &err), ERR_BAD_REQUEST);
     req_free(&r);
-    ad_error_clear(&err);
+    err_clear(&err);
 }
 
 Test(req, etag_comparison)
@@ -192,22 +192,22 @@ Test(req, idempotency_keys)
     char *env2[] = {"HTTP_IDEMPOTENCY_KEY=plain-key", NULL};
     char *env3[] = {"HTTP_IDEMPOTENCY_KEY=\"\"", NULL};
     struct req r;
-    struct ad_error err = {0};
+    struct err err = {0};
     char *key;
 
     req_init(&r, env1, feed_read, NULL, &err);
-    cr_assert_eq(req_idempotency_key(&r, 200, &key, &err), AD_OK);
+    cr_assert_eq(req_idempotency_key(&r, 200, &key, &err), ERR_OK);
     cr_assert_str_eq(key, "8e03978e-40d5-43e8-bc93-6894a57f9324");
     free(key);
     req_free(&r);
     req_init(&r, env2, feed_read, NULL, &err);
-    cr_assert_eq(req_idempotency_key(&r, 200, &key, &err), AD_OK);
+    cr_assert_eq(req_idempotency_key(&r, 200, &key, &err), ERR_OK);
     cr_assert_str_eq(key, "plain-key");
     free(key);
-    cr_assert_eq(req_idempotency_key(&r, 4, &key, &err), AD_BAD_REQUEST);
+    cr_assert_eq(req_idempotency_key(&r, 4, &key, &err), ERR_BAD_REQUEST);
     req_free(&r);
     req_init(&r, env3, feed_read, NULL, &err);
-    cr_assert_eq(req_idempotency_key(&r, 200, &key, &err), AD_BAD_REQUEST);
+    cr_assert_eq(req_idempotency_key(&r, 200, &key, &err), ERR_BAD_REQUEST);
     req_free(&r);
-    ad_error_clear(&err);
+    err_clear(&err);
 }

@@ -5,8 +5,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "jsonp.h"
-#include "resp.h"
+#include "doc/jsonp.h"
+#include "http/resp.h"
 
 /* The body of `r` as a string (it is not NUL-terminated in the sbuf). */
 static char *
@@ -54,13 +54,13 @@ Test(resp, json_with_replaces_an_earlier_body_and_parses_back)
     struct resp r;
     json_object *o = json_object_new_object(), *back = NULL, *v;
     struct jsonp_limits lim = {JSONP_DEFAULT_DEPTH, JSONP_DEFAULT_STRING};
-    struct ad_error err = {0};
+    struct err err = {0};
 
     json_object_object_add(o, "id", json_object_new_int64(3));
     resp_init(&r);
     resp_json(&r, 200, o);
     resp_json_with(&r, 200, o, "data", "{\"x\": \"\\u00e9\"}");
-    cr_assert_eq(jsonp_parse(r.body.data, r.body.len, &lim, &back, &err), AD_OK, "%s", err.detail);
+    cr_assert_eq(jsonp_parse(r.body.data, r.body.len, &lim, &back, &err), ERR_OK, "%s", err.detail);
     cr_assert(json_object_object_get_ex(back, "data", &v));
     cr_assert_str_eq(json_object_get_string(json_object_object_get(v, "x")), "\xc3\xa9");
     json_object_put(back);

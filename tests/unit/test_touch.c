@@ -5,22 +5,22 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "action.h"
-#include "catalog.h"
-#include "jsonp.h"
-#include "touch.h"
+#include "doc/action.h"
+#include "doc/catalog.h"
+#include "doc/jsonp.h"
+#include "doc/touch.h"
 
 static struct catalog *cat;
-static const struct cat_type *clips;
+static const struct catalog_type *clips;
 
 static void
 setup(void)
 {
-    struct ad_error err = {0};
+    struct err err = {0};
 
     cat = catalog_load(TEST_SRCDIR "/catalog/default.json", &err);
     cr_assert_not_null(cat, "%s", err.detail);
-    clips = catalog_type(cat, "clips");
+    clips = catalog_find_type(cat, "clips");
 }
 
 static void
@@ -33,7 +33,7 @@ static json_object *
 J(const char *text)
 {
     json_object *v = NULL;
-    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &v, NULL), AD_OK, "%s", text);
+    cr_assert_eq(jsonp_parse(text, strlen(text), NULL, &v, NULL), ERR_OK, "%s", text);
     return v;
 }
 
@@ -45,7 +45,7 @@ touches_of(const char *envelope, const char *result)
     struct action_request ar = {0};
     struct action_effect eff = {0};
 
-    cr_assert_eq(action_parse(body, &ar, NULL), AD_OK);
+    cr_assert_eq(action_parse(body, &ar, NULL), ERR_OK);
     eff.result = result ? J(result) : NULL;
     t = touch_action(clips, &ar.items[0], &eff);
     action_effect_clear(&eff);

@@ -1,0 +1,106 @@
+/*
+ * err.c: recording failures, and the single table that maps an ad_code to its
+ * HTTP status, title and default problem type slug.
+ */
+#include "base/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    int status;
+    const char *title;
+    const char *slug;
+} code_table[] = {
+    [ERR_OK] = {200, "OK", "ok"},
+    [ERR_BAD_REQUEST] = {400, "Bad Request", "bad-request"},
+    [ERR_UNAUTHORIZED] = {401, "Unauthorized", "unauthorized"},
+    [ERR_FORBIDDEN] = {403, "Forbidden", "forbidden"},
+    [ERR_NOT_FOUND] = {404, "Not Found", "not-found"},
+    [ERR_METHOD_NOT_ALLOWED] = {405, "Method Not Allowed", "method-not-allowed"},
+    [ERR_NOT_ACCEPTABLE] = {406, "Not Acceptable", "not-acceptable"},
+    [ERR_CONFLICT] = {409, "Conflict", "conflict"},
+    [ERR_GONE] = {410, "Gone", "gone"},
+    [ERR_PRECONDITION_FAILED] = {412, "Precondition Failed", "precondition-failed"},
+    [ERR_TOO_LARGE] = {413, "Content Too Large", "too-large"},
+    [ERR_UNSUPPORTED_MEDIA] = {415, "Unsupported Media Type", "unsupported-media-type"},
+    [ERR_UNPROCESSABLE] = {422, "Unprocessable Content", "unprocessable"},
+    [ERR_PRECONDITION_REQUIRED] = {428, "Precondition Required", "precondition-required"},
+    [ERR_UNAVAILABLE] = {503, "Service Unavailable", "database-unavailable"},
+    [ERR_INTERNAL] = {500, "Internal Server Error", "internal"},
+};
+
+int
+err_code_status(enum err_code code)
+{
+    return code_table[code].status;
+}
+
+const char *
+err_code_title(enum err_code code)
+{
+    return code_table[code].title;
+}
+
+const char *
+err_code_slug(enum err_code code)
+{
+    return code_table[code].slug;
+}
+
+enum err_code
+err_fail(struct err *err, enum err_code code, const char *pointer, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL)
+        return code;
+    err->code = code;
+    snprintf(err->slug, sizeof(err->slug), "%s", err_code_slug(code));
+    va_start(ap, fmt);
+    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    va_end(ap);
+    err->has_pointer = pointer != NULL;
+    snprintf(err->pointer, sizeof(err->pointer), "%s", pointer ? pointer : "");
+    return code;
+}
+
+void
+err_set_slug(struct err *err, const char *slug)
+{
+    if (err != NULL)
+        snprintf(err->slug, sizeof(err->slug), "%s", slug);
+}
+
+void
+err_put(struct err *err, const char *key, json_object *val)
+{
+    if (err == NULL) {
+        json_object_put(val);
+        return;
+    }
+    if (err->extra == NULL)
+        err->extra = json_object_new_object();
+    json_object_object_add(err->extra, key, val);
+}
+
+void
+err_prefix_pointer(struct err *err, const char *prefix)
+{
+    char joined[ERR_POINTER_MAX];
+
+    if (err == NULL || !err->has_pointer)
+        return;
+    snprintf(joined, sizeof(joined), "%s%s", prefix, err->pointer);
+    memcpy(err->pointer, joined, sizeof(joined));
+}
+
+void
+err_clear(struct err *err)
+{
+    if (err == NULL)
+        return;
+    json_object_put(err->extra);
+    memset(err, 0, sizeof(*err));
+}

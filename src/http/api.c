@@ -1,0 +1,977 @@
+/*
+ * api.c: routing and the HTTP rules of SPEC section 3: who may act, what each route
+ * reads from the request, and the shape of every representation and link. Changes to
+ * a resource go through apply.c's transaction. Every failure is an ad_error that
+ * api_handle turns into problem+json in one place.
+ */
+#include "http/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/api_impl.h"
+#include "txn/cache.h"
+#include "doc/ptr.h"
+#include "doc/touch.h"
+#include "base/xalloc.h"
+
+#define LIST_DEFAULT_LIMIT 20
+#define LIST_MAX_LIMIT 100
+#define LOG_DEFAULT_LIMIT 100
+#define LOG_MAX_LIMIT 1000
+#define ACCEPT_PATCH "application/json-patch+json, application/merge-patch+json"
+
+struct api *
+api_new(const struct config *cfg, struct store *store, const struct catalog *catalog)
+{
+    struct api *a = xcalloc(1, sizeof(*a));
+
+    a->store = store;
+    a->catalog = catalog;
+    a->auth = auth_cache_new(cfg->token_cache_seconds);
+    a->cache = cache_new(cfg->doc_cache_bytes);
+    a->max_body = cfg->max_body;
+    a->limits.max_depth = cfg->max_depth;
+    a->limits.max_string = cfg->max_string;
+    return a;
+}
+
+void
+api_free(struct api *a)
+{
+    if (a == NULL)
+        return;
+    auth_cache_free(a->auth);
+    cache_free(a->cache);
+    free(a);
+}
+
+/* "<mount>/<type>/<id><suffix>", newly allocated. */
+char *
+api_href(const struct call *c, int64_t id, const char *suffix)
+{
+    struct sbuf b;
+
+    sbuf_init(&b);
+    sbuf_adds(&b, c->req->mount);
+    sbuf_add(&b, "/", 1);
+    sbuf_adds(&b, catalog_type_name(c->type));
+    sbuf_add(&b, "/", 1);
+    sbuf_add_int64(&b, id);
+    sbuf_adds(&b, suffix);
+    return b.data;
+}
+
+json_object *
+api_link(char *href, const char *method)
+{
+    json_object *l = json_object_new_object();
+
+    json_object_object_add(l, "href", json_object_new_string(href));
+    if (method != NULL)
+        json_object_object_add(l, "method", json_object_new_string(method));
+    free(href);
+    return l;
+}
+
+/* The link that performs action `name` on resource `id`: a verb route or /actions. */
+json_object *
+api_action_link(const struct call *c, int64_t id, const char *name)
+{
+    const struct catalog_action *act = catalog_type_action(c->type, name);
+    char suffix[256];
+
+    if (act != NULL && catalog_action_kind(act) != CATALOG_EDIT)
+        snprintf(suffix, sizeof(suffix), "/%s", name);
+    else
+        snprintf(suffix, sizeof(suffix), "/actions");
+    return api_link(api_href(c, id, suffix), "POST");
+}
+
+/* {"name": {"href", "method"}, ...} for an array of action names (borrowed). */
+json_object *
+api_action_links(const struct call *c, int64_t id, json_object *names)
+{
+    json_object *links = json_object_new_object();
+    size_t i, n = json_object_array_length(names);
+
+    for (i = 0; i < n; i++) {
+        const char *name = json_object_get_string(json_object_array_get_idx(names, i));
+        json_object_object_add(links, name, api_action_link(c, id, name));
+    }
+    return links;
+}
+
+/*
+ * The representation of a resource (SPEC 3): a new object the caller releases. The
+ * document is its last member, "data"; a row holding it as text (store_read) leaves
+ * it out for send_representation to write as it is.
+ */
+json_object *
+api_representation(const struct call *c, const struct store_row *row)
+{
+    json_object *o = json_object_new_object();
+    json_object *links = json_object_new_object();
+    json_object *verbs;
+    size_t i, n;
+
+    json_object_object_add(o, "id", json_object_new_int64(row->id));
+    json_object_object_add(o, "type", json_object_new_string(row->type));
+    json_object_object_add(o, "version", json_object_new_int64(row->version));
+    if (catalog_type_initial_state(c->type) != NULL)
+        json_object_object_add(o, "state", row->state ? json_object_new_string(row->state) : NULL);
+    json_object_object_add(o, "owner", json_object_new_string(row->owner));
+    json_object_object_add(o, "created_at", json_object_new_string(row->created_at));
+    json_object_object_add(o, "updated_at", json_object_new_string(row->updated_at));
+
+    json_object_object_add(links, "self", api_link(api_href(c, row->id, ""), NULL));
+    json_object_object_add(links, "actions", api_link(api_href(c, row->id, "/actions"), "POST"));
+    json_object_object_add(links, "history",
+                           api_link(api_href(c, row->id, "/actions?since=0"), NULL));
+    verbs = catalog_type_verbs(c->type, row->state);
+    n = json_object_array_length(verbs);
+    for (i = 0; i < n; i++) {
+        const char *verb = json_object_get_string(json_object_array_get_idx(verbs, i));
+        json_object_object_add(links, verb, api_action_link(c, row->id, verb));
+    }
+    json_object_put(verbs);
+    if (row->undo_top != 0)
+        json_object_object_add(links, "undo", api_link(api_href(c, row->id, "/undo"), "POST"));
+    if (row->redo_top != 0)
+        json_object_object_add(links, "redo", api_link(api_href(c, row->id, "/redo"), "POST"));
+    json_object_object_add(o, "_links", links);
+    if (row->data_text == NULL)
+        json_object_object_add(o, "data", json_object_get(row->data));
+    return o;
+}
+
+/* Answers `status` with the representation of `row`. */
+static void
+send_representation(struct call *c, int status, const struct store_row *row)
+{
+    json_object *rep = api_representation(c, row);
+
+    if (row->data_text != NULL)
+        resp_json_with(c->resp, status, rep, "data", row->data_text);
+    else
+        resp_json(c->resp, status, rep);
+    json_object_put(rep);
+}
+
+void
+api_set_etag(struct call *c, int64_t version)
+{
+    resp_header(c->resp, "ETag", "\"%lld\"", (long long)version);
+}
+
+int
+api_is_wildcard(const char *if_match)
+{
+    while (*if_match == ' ' || *if_match == '\t')
+        if_match++;
+    return if_match[0] == '*' && if_match[strspn(if_match + 1, " \t") + 1] == '\0';
+}
+
+/*
+ * Reads the body as JSON. Checks, in order: size (413), media type (415), syntax and
+ * limits (400). An empty body gives *out = NULL and *present = 0.
+ */
+static enum err_code
+read_body_as(struct call *c, const char *media_type, json_object **out, int *present)
+{
+    enum err_code rc;
+
+    *out = NULL;
+    *present = 0;
+    rc = req_body(c->req, c->api->max_body, &c->err);
+    if (rc != ERR_OK)
+        return rc;
+    if (c->req->body_len == 0)
+        return ERR_OK;
+    if (!req_content_type_is(c->req, media_type))
+        return err_fail(&c->err, ERR_UNSUPPORTED_MEDIA, NULL, "the body must be %s%s", media_type,
+                        c->req->content_type ? "" : " (no Content-Type was sent)");
+    rc = jsonp_parse(c->req->body, c->req->body_len, &c->api->limits, out, &c->err);
+    if (rc == ERR_OK)
+        *present = 1;
+    return rc;
+}
+
+static enum err_code
+read_json_body(struct call *c, json_object **out, int *present)
+{
+    return read_body_as(c, "application/json", out, present);
+}
+
+static enum err_code
+handle_health(struct call *c)
+{
+    json_object *body;
+    enum err_code rc = store_ping(c->api->store, &c->err);
+
+    if (rc != ERR_OK)
+        return rc;
+    body = json_object_new_object();
+    json_object_object_add(body, "status", json_object_new_string("ok"));
+    resp_json(c->resp, 200, body);
+    resp_header(c->resp, "Cache-Control", "no-store");
+    json_object_put(body);
+    return ERR_OK;
+}
+
+/* The log entry of a creation: replaying the log starts from null and applies it. */
+static void
+creation_entry(struct store_entry *entry, const char *action, json_object *data, json_object *note)
+{
+    json_object *op = json_object_new_object();
+
+    memset(entry, 0, sizeof(*entry));
+    entry->action = action;
+    entry->data = note;
+    entry->forward = json_object_new_array();
+    json_object_object_add(op, "op", json_object_new_string("add"));
+    json_object_object_add(op, "path", json_object_new_string(""));
+    json_object_object_add(op, "value", json_object_get(data));
+    json_object_array_add(entry->forward, op);
+    entry->inverse = json_object_new_array();
+    op = json_object_new_object();
+    json_object_object_add(op, "op", json_object_new_string("replace"));
+    json_object_object_add(op, "path", json_object_new_string(""));
+    json_object_object_add(op, "value", NULL);
+    json_object_array_add(entry->inverse, op);
+    entry->touches = json_object_new_array();
+    touch_add_all(entry->touches);
+}
+
+static void
+creation_entry_clear(struct store_entry *entry)
+{
+    json_object_put(entry->forward);
+    json_object_put(entry->inverse);
+    json_object_put(entry->touches);
+}
+
+/* 201 with the new resource, Location and ETag. */
+static void
+answer_created(struct call *c, const struct store_row *row)
+{
+    send_representation(c, 201, row);
+    resp_header(c->resp, "Location", "%s/%s/%lld", c->req->mount, catalog_type_name(c->type),
+                (long long)row->id);
+    api_set_etag(c, row->version);
+    resp_header(c->resp, "Cache-Control", "no-store");
+}
+
+/*
+ * A keyed create seen before: answers the first response again (the resource as it
+ * was created, rebuilt from its creation entry) and sets *replayed; 422 when the key
+ * named a different request.
+ */
+static enum err_code
+replay_create(struct call *c, const char *key, const char *fingerprint, int *replayed)
+{
+    struct store_replay rp = {0};
+    struct store_row first = {0};
+    struct store_logent *ents = NULL;
+    json_object *value;
+    size_t n = 0;
+    int found;
+    enum err_code rc;
+
+    *replayed = 0;
+    rc = store_find_key(c->api->store, c->actor, key, &found, &rp, &c->err);
+    if (rc != ERR_OK || !found)
+        goto out;
+    if (rp.version != 1 || strcmp(rp.fingerprint, fingerprint) != 0) {
+        rc = err_fail(&c->err, ERR_UNPROCESSABLE, NULL,
+                      "this idempotency key was used for a different request");
+        err_set_slug(&c->err, "idempotency-key-reused");
+        goto out;
+    }
+    rc = store_entries(c->api->store, rp.resource_id, 1, 1, &ents, &n, &c->err);
+    if (rc != ERR_OK)
+        goto out;
+    if (n != 1 || !json_object_object_get_ex(json_object_array_get_idx(ents[0].forward, 0), "value",
+                                             &value)) {
+        rc = err_fail(&c->err, ERR_INTERNAL, NULL, "the creation entry cannot be read back");
+        goto out;
+    }
+    first.id = rp.resource_id;
+    first.type = (char *)catalog_type_name(c->type);
+    first.version = 1;
+    first.data = value;
+    first.state = ents[0].state;
+    first.owner = ents[0].actor;
+    first.created_at = ents[0].applied_at;
+    first.updated_at = ents[0].applied_at;
+    answer_created(c, &first);
+    resp_header(c->resp, "Idempotent-Replayed", "true");
+    *replayed = 1;
+out:
+    store_logent_free(ents, n);
+    store_replay_clear(&rp);
+    return rc;
+}
+
+/*
+ * Creates a resource of the call's type with `data` and its creation `entry`, and
+ * answers 201. With an Idempotency-Key, a retry of an earlier create (same route and
+ * `body`) answers that create's response instead, also when both race.
+ */
+static enum err_code
+create_keyed(struct call *c, json_object *body, json_object *data, struct store_entry *entry)
+{
+    struct store_row row = {0};
+    struct store_idem idem = {0};
+    char *key = NULL, *fingerprint = NULL;
+    int replayed;
+    enum err_code rc;
+
+    rc = req_idempotency_key(c->req, ACTION_MAX_ID, &key, &c->err);
+    if (rc != ERR_OK)
+        goto out;
+    if (key != NULL) {
+        fingerprint = apply_fingerprint(c, body);
+        rc = replay_create(c, key, fingerprint, &replayed);
+        if (rc != ERR_OK || replayed)
+            goto out;
+        idem.key = key;
+        idem.fingerprint = fingerprint;
+        idem.response = "{\"status\":201}";
+    }
+    rc = store_create(c->api->store, catalog_type_name(c->type), data,
+                      catalog_type_initial_state(c->type), c->actor, entry, key ? &idem : NULL,
+                      &row, &c->err);
+    if (rc == ERR_CONFLICT && key != NULL) {
+        /* the same key committed concurrently: answer as its retry */
+        err_clear(&c->err);
+        rc = replay_create(c, key, fingerprint, &replayed);
+        if (rc == ERR_OK && !replayed)
+            rc = err_fail(&c->err, ERR_CONFLICT, NULL, "this idempotency key is in use; retry");
+        goto out;
+    }
+    if (rc == ERR_OK)
+        answer_created(c, &row);
+out:
+    store_row_clear(&row);
+    free(fingerprint);
+    free(key);
+    return rc;
+}
+
+static enum err_code
+handle_create(struct call *c)
+{
+    json_object *body = NULL, *data = NULL;
+    struct store_entry entry = {0};
+    int present;
+    enum err_code rc;
+
+    rc = read_json_body(c, &body, &present);
+    if (rc != ERR_OK)
+        goto out;
+    if (present) {
+        if (!json_object_is_type(body, json_type_object)) {
+            rc = err_fail(&c->err, ERR_BAD_REQUEST, "",
+                          "the body must be an object {\"data\": ...}");
+            goto out;
+        }
+        json_object_object_foreach(body, name, val)
+        {
+            char *p;
+            if (strcmp(name, "data") == 0) {
+                data = jsonp_copy(val);
+                continue;
+            }
+            p = ptr_join("", name);
+            rc = err_fail(&c->err, ERR_BAD_REQUEST, p,
+                          "unknown member; a create body takes only \"data\"");
+            free(p);
+            goto out;
+        }
+    }
+    if (!present || !json_object_object_get_ex(body, "data", NULL))
+        data = jsonp_copy(catalog_type_initial(c->type));
+    else if (!catalog_type_any_document(c->type) && !json_object_is_type(data, json_type_object)) {
+        rc = err_fail(&c->err, ERR_BAD_REQUEST, "/data", "a %s document must be an object",
+                      catalog_type_name(c->type));
+        goto out;
+    }
+
+    creation_entry(&entry, "create", data, NULL);
+    rc = create_keyed(c, body, data, &entry);
+out:
+    creation_entry_clear(&entry);
+    json_object_put(data);
+    json_object_put(body);
+    return rc;
+}
+
+static enum err_code
+handle_read(struct call *c)
+{
+    const char *inm = c->req->if_none_match;
+    struct store_row row = {0};
+    enum err_code rc;
+
+    /* A revalidation naming one version is answered without the document leaving the
+     * database when that is still the version. */
+    rc = store_read(c->api->store, catalog_type_name(c->type), c->id,
+                    inm != NULL ? req_etag_version(inm, 1) : 0, &row, &c->err);
+    if (rc != ERR_OK)
+        goto out;
+    if (row.deleted) {
+        rc = err_fail(&c->err, ERR_GONE, NULL, "%s %lld was deleted", catalog_type_name(c->type),
+                      (long long)c->id);
+        goto out;
+    }
+    api_set_etag(c, row.version);
+    resp_header(c->resp, "Cache-Control", "no-cache");
+    resp_header(c->resp, "Accept-Patch", ACCEPT_PATCH);
+    if (inm != NULL && req_etag_matches(inm, row.version, 1)) {
+        resp_empty(c->resp, 304);
+        goto out;
+    }
+    send_representation(c, 200, &row);
+out:
+    store_row_clear(&row);
+    return rc;
+}
+
+static enum err_code
+handle_list(struct call *c)
+{
+    int64_t limit = LIST_DEFAULT_LIMIT, after = 0;
+    struct store_row *rows = NULL;
+    size_t n = 0, i;
+    json_object *body, *items, *links;
+    enum err_code rc;
+
+    if (req_query_int(c->req, "limit", 1, LIST_MAX_LIMIT, &limit, &c->err) < 0 ||
+        req_query_int(c->req, "after", 0, INT64_MAX / 2, &after, &c->err) < 0)
+        return ERR_BAD_REQUEST;
+    rc = store_list(c->api->store, catalog_type_name(c->type), after, (int)limit, &rows, &n,
+                    &c->err);
+    if (rc != ERR_OK)
+        return rc;
+    body = json_object_new_object();
+    items = json_object_new_array();
+    for (i = 0; i < n; i++)
+        json_object_array_add(items, api_representation(c, &rows[i]));
+    links = json_object_new_object();
+    json_object_object_add(
+        links, "self",
+        api_link(xasprintf("%s/%s?limit=%lld&after=%lld", c->req->mount, catalog_type_name(c->type),
+                           (long long)limit, (long long)after),
+                 NULL));
+    if (n == (size_t)limit)
+        json_object_object_add(links, "next",
+                               api_link(xasprintf("%s/%s?limit=%lld&after=%lld", c->req->mount,
+                                                  catalog_type_name(c->type), (long long)limit,
+                                                  (long long)rows[n - 1].id),
+                                        NULL));
+    json_object_object_add(body, "items", items);
+    json_object_object_add(body, "_links", links);
+    resp_json(c->resp, 200, body);
+    resp_header(c->resp, "Cache-Control", "no-cache");
+    json_object_put(body);
+    for (i = 0; i < n; i++)
+        store_row_clear(&rows[i]);
+    free(rows);
+    return ERR_OK;
+}
+
+static enum err_code
+handle_log(struct call *c)
+{
+    int64_t since = 0, limit = LOG_DEFAULT_LIMIT;
+    int64_t version, last;
+    int deleted;
+    json_object *body, *links;
+    struct sbuf entries;
+    char suffix[96];
+    size_t n;
+    enum err_code rc;
+
+    if (req_query_int(c->req, "since", 0, INT64_MAX / 2, &since, &c->err) < 0 ||
+        req_query_int(c->req, "limit", 1, LOG_MAX_LIMIT, &limit, &c->err) < 0)
+        return ERR_BAD_REQUEST;
+    /* The history of a deleted resource stays readable: auditing needs it. */
+    rc = store_version(c->api->store, catalog_type_name(c->type), c->id, &version, &deleted,
+                       &c->err);
+    if (rc != ERR_OK)
+        return rc;
+    sbuf_init(&entries);
+    rc = store_log(c->api->store, c->id, since, (int)limit, &entries, &n, &last, &c->err);
+    if (rc != ERR_OK)
+        goto out;
+    body = json_object_new_object();
+    json_object_object_add(body, "resource", api_link(api_href(c, c->id, ""), NULL));
+    json_object_object_add(body, "current_version", json_object_new_int64(version));
+    links = json_object_new_object();
+    snprintf(suffix, sizeof(suffix), "/actions?since=%lld&limit=%lld", (long long)since,
+             (long long)limit);
+    json_object_object_add(links, "self", api_link(api_href(c, c->id, suffix), NULL));
+    if (n == (size_t)limit) {
+        snprintf(suffix, sizeof(suffix), "/actions?since=%lld&limit=%lld", (long long)last,
+                 (long long)limit);
+        json_object_object_add(links, "next", api_link(api_href(c, c->id, suffix), NULL));
+    }
+    json_object_object_add(body, "_links", links);
+    /* the entries are spliced in as the database wrote them: a page is never parsed */
+    resp_json_with(c->resp, 200, body, "entries", entries.data);
+    resp_header(c->resp, "Cache-Control", "no-cache");
+    json_object_put(body);
+out:
+    sbuf_free(&entries);
+    return rc;
+}
+
+/*
+ * The idempotency key of a request: the envelope's `id` or the Idempotency-Key header.
+ * When both are present they must agree. *key is malloc'd or NULL.
+ */
+static enum err_code
+request_key(struct call *c, const struct action_request *ar, char **key)
+{
+    enum err_code rc = req_idempotency_key(c->req, ACTION_MAX_ID, key, &c->err);
+
+    if (rc != ERR_OK)
+        return rc;
+    if (ar->id == NULL)
+        return ERR_OK;
+    if (*key != NULL && strcmp(*key, ar->id) != 0) {
+        free(*key);
+        *key = NULL;
+        return err_fail(&c->err, ERR_BAD_REQUEST, "/id",
+                        "the body's id and the Idempotency-Key header differ");
+    }
+    free(*key);
+    *key = xstrdup(ar->id);
+    return ERR_OK;
+}
+
+/*
+ * An undo or redo, from {"action": "undo"|"redo", "scope"?, "expected_version"?, "id"?}
+ * on the actions route or the same members (without "action") on POST .../undo|redo.
+ * `body` may be NULL (an empty body on the verb route).
+ */
+static enum err_code
+handle_history(struct call *c, const char *name, json_object *body)
+{
+    json_object *envelope = body ? jsonp_copy(body) : json_object_new_object(), *scope;
+    struct action_request ar = {0};
+    struct history_step hs = {0};
+    char *key = NULL;
+    enum err_code rc;
+
+    if (!json_object_is_type(envelope, json_type_object)) {
+        rc = err_fail(&c->err, ERR_BAD_REQUEST, "", "the body must be a JSON object");
+        goto out;
+    }
+    if (json_object_object_get_ex(envelope, "scope", &scope)) {
+        const char *v = json_object_get_string(scope);
+        if (!json_object_is_type(scope, json_type_string) ||
+            (strcmp(v, "actor") != 0 && strcmp(v, "resource") != 0) ||
+            (strcmp(name, "redo") == 0 && strcmp(v, "actor") == 0)) {
+            rc = err_fail(&c->err, ERR_BAD_REQUEST, "/scope",
+                          "scope is \"resource\" (the default) or, for undo, \"actor\"");
+            goto out;
+        }
+        hs.actor_scope = strcmp(v, "actor") == 0;
+        json_object_object_del(envelope, "scope");
+    }
+    if (json_object_object_get_ex(envelope, "target", NULL) ||
+        json_object_object_get_ex(envelope, "data", NULL)) {
+        rc = err_fail(&c->err, ERR_BAD_REQUEST,
+                      json_object_object_get_ex(envelope, "target", NULL) ? "/target" : "/data",
+                      "%s takes no target or data", name);
+        goto out;
+    }
+    json_object_object_add(envelope, "action", json_object_new_string(name));
+    rc = action_parse(envelope, &ar, &c->err);
+    if (rc != ERR_OK)
+        goto out;
+    rc = request_key(c, &ar, &key);
+    if (rc != ERR_OK)
+        goto out;
+    rc = apply_request(c, &ar, body, strcmp(name, "redo") == 0 ? VIA_REDO : VIA_UNDO, key, &hs);
+out:
+    free(key);
+    action_request_free(&ar);
+    json_object_put(envelope);
+    return rc;
+}
+
+static enum err_code
+handle_actions(struct call *c)
+{
+    json_object *body = NULL, *name;
+    struct action_request ar = {0};
+    char *key = NULL;
+    int present;
+    enum err_code rc;
+
+    rc = read_json_body(c, &body, &present);
+    if (rc != ERR_OK)
+        goto out;
+    if (!present) {
+        rc = err_fail(&c->err, ERR_BAD_REQUEST, NULL, "an action needs a JSON body");
+        goto out;
+    }
+    if (json_object_is_type(body, json_type_object) &&
+        json_object_object_get_ex(body, "action", &name) &&
+        json_object_is_type(name, json_type_string) &&
+        (strcmp(json_object_get_string(name), "undo") == 0 ||
+         strcmp(json_object_get_string(name), "redo") == 0)) {
+        rc = handle_history(c, json_object_get_string(name), body);
+        goto out;
+    }
+    rc = action_parse(body, &ar, &c->err);
+    if (rc != ERR_OK)
+        goto out;
+    rc = request_key(c, &ar, &key);
+    if (rc != ERR_OK)
+        goto out;
+    rc = apply_request(c, &ar, body, VIA_ACTIONS, key, NULL);
+out:
+    free(key);
+    action_request_free(&ar);
+    json_object_put(body);
+    return rc;
+}
+
+/*
+ * Copies a resource: a new resource owned by the caller, logged from its own creation
+ * with an entry naming the source. The body is optional: an empty object.
+ */
+static enum err_code
+duplicate(struct call *c)
+{
+    struct store_row src = {0};
+    struct store_entry entry = {0};
+    json_object *body = NULL, *note = NULL;
+    char *source;
+    int present;
+    enum err_code rc;
+
+    rc = read_json_body(c, &body, &present);
+    if (rc != ERR_OK)
+        goto out;
+    if (present && !json_object_is_type(body, json_type_object)) {
+        rc = err_fail(&c->err, ERR_BAD_REQUEST, "", "the body of a verb must be a JSON object");
+        goto out;
+    }
+    if (present) {
+        json_object_object_foreach(body, name, val)
+        {
+            char *p = ptr_join("", name);
+            (void)val;
+            rc = err_fail(&c->err, ERR_BAD_REQUEST, p,
+                          "unknown member: duplicate takes an empty object (send an "
+                          "idempotency key as Idempotency-Key)");
+            free(p);
+            goto out;
+        }
+    }
+    rc = store_get(c->api->store, catalog_type_name(c->type), c->id, &src, &c->err);
+    if (rc != ERR_OK)
+        goto out;
+    if (src.deleted) {
+        rc = err_fail(&c->err, ERR_GONE, NULL, "%s %lld was deleted", catalog_type_name(c->type),
+                      (long long)c->id);
+        goto out;
+    }
+    note = json_object_new_object();
+    source = api_href(c, c->id, "");
+    json_object_object_add(note, "source", json_object_new_string(source));
+    json_object_object_add(note, "source_version", json_object_new_int64(src.version));
+    free(source);
+    creation_entry(&entry, "duplicate", src.data, note);
+    rc = create_keyed(c, body, src.data, &entry);
+out:
+    creation_entry_clear(&entry);
+    json_object_put(note);
+    json_object_put(body);
+    store_row_clear(&src);
+    return rc;
+}
+
+/*
+ * POST /{type}/{id}/{verb}: a state transition (204) or a verb such as duplicate (201).
+ * An optional JSON body is an envelope without "action" (expected_version, id, data).
+ */
+static enum err_code
+handle_verb(struct call *c, const char *verb)
+{
+    const struct catalog_action *act = catalog_type_action(c->type, verb);
+    json_object *body = NULL;
+    struct action_request ar = {0};
+    char *key = NULL;
+    int present;
+    enum err_code rc;
+
+    if (act != NULL && catalog_action_kind(act) == CATALOG_DUPLICATE)
+        return duplicate(c);
+    if (strcmp(verb, "undo") == 0 || strcmp(verb, "redo") == 0) {
+        rc = read_json_body(c, &body, &present);
+        if (rc == ERR_OK)
+            rc = handle_history(c, verb, body);
+        json_object_put(body);
+        return rc;
+    }
+    if (act == NULL || catalog_action_kind(act) != CATALOG_TRANSITION) {
+        struct store_row row = {0};
+        rc = store_get(c->api->store, catalog_type_name(c->type), c->id, &row, &c->err);
+        if (rc == ERR_OK && row.deleted)
+            rc = err_fail(&c->err, ERR_GONE, NULL, "%s %lld was deleted",
+                          catalog_type_name(c->type), (long long)c->id);
+        else if (rc == ERR_OK)
+            rc = apply_unknown_action(c, verb, 1, row.state);
+        store_row_clear(&row);
+        return rc;
+    }
+    rc = read_json_body(c, &body, &present);
+    if (rc != ERR_OK)
+        goto out;
+    if (!present)
+        body = json_object_new_object();
+    if (!json_object_is_type(body, json_type_object)) {
+        rc = err_fail(&c->err, ERR_BAD_REQUEST, "", "the body of a verb must be a JSON object");
+        goto out;
+    }
+    if (json_object_object_get_ex(body, "action", NULL)) {
+        rc = err_fail(&c->err, ERR_BAD_REQUEST, "/action", "the verb is named by the path");
+        goto out;
+    }
+    json_object_object_add(body, "action", json_object_new_string(verb));
+    rc = action_parse(body, &ar, &c->err);
+    if (rc != ERR_OK)
+        goto out;
+    rc = request_key(c, &ar, &key);
+    if (rc != ERR_OK)
+        goto out;
+    rc = apply_request(c, &ar, body, VIA_VERB, key, NULL);
+out:
+    free(key);
+    action_request_free(&ar);
+    json_object_put(body);
+    return rc;
+}
+
+/* A request of one built-in change (PATCH, DELETE) carrying `data` (borrowed). */
+static void
+builtin_request(struct action_request *ar, enum via via, json_object *data)
+{
+    memset(ar, 0, sizeof(*ar));
+    ar->n = 1;
+    ar->items = xcalloc(1, sizeof(*ar->items));
+    ar->items[0].name = xstrdup(apply_builtin_name(via));
+    ar->items[0].data = json_object_get(data);
+}
+
+/* PATCH has no envelope: ?on_conflict=merge asks for merging (issue 6). */
+static enum err_code
+patch_merge_option(struct call *c, int *merge)
+{
+    const char *v;
+    size_t n;
+
+    *merge = 0;
+    if (!req_query_param(c->req, "on_conflict", &v, &n))
+        return ERR_OK;
+    if (n == 5 && strncmp(v, "merge", 5) == 0)
+        *merge = 1;
+    else if (n != 6 || strncmp(v, "reject", 6) != 0)
+        return err_fail(&c->err, ERR_BAD_REQUEST, NULL,
+                        "query parameter on_conflict must be reject or merge");
+    return ERR_OK;
+}
+
+/* PATCH /{type}/{id}: JSON Patch (RFC 6902 plus create) or JSON Merge Patch (RFC 7396). */
+static enum err_code
+handle_patch(struct call *c)
+{
+    json_object *body = NULL;
+    struct action_request ar = {0};
+    char *key = NULL;
+    const char *media;
+    enum via via;
+    int present;
+    enum err_code rc;
+
+    if (req_content_type_is(c->req, "application/json-patch+json")) {
+        via = VIA_JSON_PATCH;
+        media = "application/json-patch+json";
+    } else if (req_content_type_is(c->req, "application/merge-patch+json")) {
+        via = VIA_MERGE_PATCH;
+        media = "application/merge-patch+json";
+    } else {
+        c->accept_patch = 1;
+        return err_fail(&c->err, ERR_UNSUPPORTED_MEDIA, NULL,
+                        "PATCH takes application/json-patch+json or application/merge-patch+json");
+    }
+    rc = read_body_as(c, media, &body, &present);
+    if (rc != ERR_OK)
+        goto out;
+    if (!present) {
+        rc = err_fail(&c->err, ERR_BAD_REQUEST, NULL, "PATCH needs a body");
+        goto out;
+    }
+    rc = req_idempotency_key(c->req, ACTION_MAX_ID, &key, &c->err);
+    if (rc != ERR_OK)
+        goto out;
+    builtin_request(&ar, via, body);
+    rc = patch_merge_option(c, &ar.merge);
+    if (rc != ERR_OK)
+        goto out;
+    rc = apply_request(c, &ar, body, via, key, NULL);
+out:
+    free(key);
+    action_request_free(&ar);
+    json_object_put(body);
+    return rc;
+}
+
+/* DELETE /{type}/{id}: logged like any change; later reads answer 410. */
+static enum err_code
+handle_delete(struct call *c)
+{
+    struct action_request ar;
+    char *key = NULL;
+    enum err_code rc;
+
+    rc = req_idempotency_key(c->req, ACTION_MAX_ID, &key, &c->err);
+    if (rc != ERR_OK)
+        return rc;
+    builtin_request(&ar, VIA_DELETE, NULL);
+    rc = apply_request(c, &ar, NULL, VIA_DELETE, key, NULL);
+    action_request_free(&ar);
+    free(key);
+    return rc;
+}
+
+static enum err_code
+method_not_allowed(struct call *c, const char *allow)
+{
+    c->allow = allow;
+    return err_fail(&c->err, ERR_METHOD_NOT_ALLOWED, NULL, "%s is not allowed here; allowed: %s",
+                    c->req->method, allow);
+}
+
+/* Parses a resource id: a positive decimal without sign or leading zero. */
+static int
+parse_id(const char *s, int64_t *out)
+{
+    int64_t v = 0;
+    size_t i, n = strlen(s);
+
+    if (n == 0 || n > 18 || s[0] == '0')
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static enum err_code
+route(struct call *c)
+{
+    struct req *r = c->req;
+    int get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    int post = strcmp(r->method, "POST") == 0;
+    enum err_code rc;
+
+    if (r->nseg == 1 && strcmp(r->seg[0], "healthz") == 0) {
+        if (!get)
+            return method_not_allowed(c, "GET, HEAD");
+        return handle_health(c);
+    }
+    rc = store_ready(c->api->store, &c->err);
+    if (rc != ERR_OK)
+        return rc;
+    rc = auth_actor(c->api->auth, c->api->store, r->authorization, &c->actor, &c->err);
+    if (rc != ERR_OK)
+        return rc;
+    if (r->nseg == 0 || r->nseg > 3 || r->path_too_deep)
+        return err_fail(&c->err, ERR_NOT_FOUND, NULL, "no such resource");
+    c->type = catalog_find_type(c->api->catalog, r->seg[0]);
+    if (c->type == NULL) {
+        rc = err_fail(&c->err, ERR_NOT_FOUND, NULL, "there is no resource type \"%s\"", r->seg[0]);
+        err_set_slug(&c->err, "unknown-type");
+        return rc;
+    }
+    if (r->nseg == 1) {
+        if (get)
+            return handle_list(c);
+        if (post)
+            return handle_create(c);
+        return method_not_allowed(c, "GET, HEAD, POST");
+    }
+    if (!parse_id(r->seg[1], &c->id))
+        return err_fail(&c->err, ERR_NOT_FOUND, NULL, "%s has no resource \"%s\"",
+                        catalog_type_name(c->type), r->seg[1]);
+    if (r->nseg == 2) {
+        if (get)
+            return handle_read(c);
+        if (strcmp(r->method, "PATCH") == 0)
+            return handle_patch(c);
+        if (strcmp(r->method, "DELETE") == 0)
+            return handle_delete(c);
+        return method_not_allowed(c, "GET, HEAD, PATCH, DELETE");
+    }
+    if (strcmp(r->seg[2], "actions") == 0) {
+        if (get)
+            return handle_log(c);
+        if (post)
+            return handle_actions(c);
+        return method_not_allowed(c, "GET, HEAD, POST");
+    }
+    if (!post)
+        return method_not_allowed(c, "POST");
+    return handle_verb(c, r->seg[2]);
+}
+
+/* A problem that lists allowed_actions also links each of them (SPEC 3.2). */
+static void
+add_error_links(struct call *c)
+{
+    json_object *allowed;
+
+    if (c->err.extra == NULL || c->type == NULL || c->id == 0 ||
+        json_object_object_get_ex(c->err.extra, "links", NULL) ||
+        !json_object_object_get_ex(c->err.extra, "allowed_actions", &allowed))
+        return;
+    err_put(&c->err, "links", api_action_links(c, c->id, allowed));
+}
+
+void
+api_handle(struct api *a, struct req *r, struct resp *out)
+{
+    struct call c = {0};
+    enum err_code rc;
+
+    c.api = a;
+    c.req = r;
+    c.resp = out;
+    rc = route(&c);
+    if (rc != ERR_OK) {
+        /* A problem replaces whatever a handler had started to build. */
+        sbuf_reset(&out->headers);
+        if (c.err.code == ERR_OK)
+            err_fail(&c.err, rc, NULL, "%s", err_code_title(rc));
+        if (c.allow != NULL)
+            resp_header(out, "Allow", "%s", c.allow);
+        if (c.accept_patch)
+            resp_header(out, "Accept-Patch", ACCEPT_PATCH);
+        add_error_links(&c);
+        resp_problem(out, &c.err);
+    }
+    if (strcmp(r->method, "HEAD") == 0)
+        out->omit_body = 1;
+    err_clear(&c.err);
+}

@@ -1,0 +1,329 @@
+/*
+ * req.c: turns FastCGI parameters into a struct req, reads the body under its limit,
+ * and parses the few header grammars actiond needs (entity tags, bearer tokens,
+ * idempotency keys, integer query parameters).
+ */
+#include "http/req.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/xalloc.h"
+
+static const char *
+env_get(char **envp, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (; envp != NULL && *envp != NULL; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+            return *envp + n + 1;
+    return NULL;
+}
+
+static void
+split_path(struct req *r)
+{
+    const char *p = r->path;
+
+    while (*p != '\0') {
+        const char *start, *end;
+        if (*p == '/') {
+            p++;
+            continue;
+        }
+        start = p;
+        end = strchr(start, '/');
+        if (end == NULL)
+            end = start + strlen(start);
+        if (r->nseg == REQ_MAX_SEGMENTS) {
+            r->path_too_deep = 1;
+            return;
+        }
+        r->seg[r->nseg++] = xstrndup(start, (size_t)(end - start));
+        p = end;
+    }
+}
+
+enum err_code
+req_init(struct req *r, char **envp, req_reader reader, void *reader_ctx, struct err *err)
+{
+    const char *cl;
+
+    memset(r, 0, sizeof(*r));
+    r->reader = reader;
+    r->reader_ctx = reader_ctx;
+    r->method = env_get(envp, "REQUEST_METHOD");
+    if (r->method == NULL)
+        r->method = "GET";
+    r->mount = env_get(envp, "SCRIPT_NAME");
+    if (r->mount == NULL)
+        r->mount = "";
+    r->path = env_get(envp, "PATH_INFO");
+    if (r->path == NULL)
+        r->path = "/";
+    r->query = env_get(envp, "QUERY_STRING");
+    if (r->query == NULL)
+        r->query = "";
+    r->content_type = env_get(envp, "CONTENT_TYPE");
+    if (r->content_type != NULL && *r->content_type == '\0')
+        r->content_type = NULL;
+    r->authorization = env_get(envp, "HTTP_AUTHORIZATION");
+    r->if_match = env_get(envp, "HTTP_IF_MATCH");
+    r->if_none_match = env_get(envp, "HTTP_IF_NONE_MATCH");
+    r->idempotency_key = env_get(envp, "HTTP_IDEMPOTENCY_KEY");
+    split_path(r);
+
+    cl = env_get(envp, "CONTENT_LENGTH");
+    if (cl != NULL && *cl != '\0') {
+        char *end;
+        unsigned long long v;
+        if (!isdigit((unsigned char)*cl))
+            return err_fail(err, ERR_BAD_REQUEST, NULL, "Content-Length is not a number");
+        errno = 0;
+        v = strtoull(cl, &end, 10);
+        if (errno != 0 || *end != '\0')
+            return err_fail(err, ERR_BAD_REQUEST, NULL, "Content-Length is not a number");
+        r->has_content_length = 1;
+        r->content_length = v;
+    }
+    return ERR_OK;
+}
+
+void
+req_free(struct req *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->nseg; i++)
+        free(r->seg[i]);
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+enum err_code
+req_body(struct req *r, size_t max, struct err *err)
+{
+    size_t want, got = 0;
+
+    if (r->body != NULL)
+        return ERR_OK;
+    if (!r->has_content_length || r->content_length == 0) {
+        r->body = xstrdup("");
+        r->body_len = 0;
+        return ERR_OK;
+    }
+    if (r->content_length > max)
+        return err_fail(err, ERR_TOO_LARGE, NULL, "the body is %llu bytes; the limit is %zu",
+                        (unsigned long long)r->content_length, max);
+    want = (size_t)r->content_length;
+    r->body = xmalloc(want + 1);
+    while (got < want) {
+        long n = r->reader(r->reader_ctx, r->body + got, want - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    r->body[got] = '\0';
+    r->body_len = got;
+    if (got < want)
+        return err_fail(err, ERR_BAD_REQUEST, NULL, "the body ended after %zu of %zu bytes", got,
+                        want);
+    return ERR_OK;
+}
+
+int
+req_content_type_is(const struct req *r, const char *type)
+{
+    size_t n = strlen(type);
+    const char *ct = r->content_type;
+
+    if (ct == NULL)
+        return 0;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    if (strncasecmp(ct, type, n) != 0)
+        return 0;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+int
+req_query_param(const struct req *r, const char *name, const char **value, size_t *len)
+{
+    size_t n = strlen(name);
+    const char *p = r->query;
+
+    while (*p != '\0') {
+        const char *amp = strchr(p, '&');
+        size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+        if (plen > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            *value = p + n + 1;
+            *len = plen - n - 1;
+            return 1;
+        }
+        p += plen;
+        if (*p == '&')
+            p++;
+    }
+    return 0;
+}
+
+int
+req_query_int(const struct req *r, const char *name, int64_t min, int64_t max, int64_t *out,
+              struct err *err)
+{
+    const char *v;
+    size_t vlen, i;
+    int64_t acc = 0;
+
+    if (!req_query_param(r, name, &v, &vlen))
+        return 0;
+    if (vlen == 0 || vlen > 18)
+        goto invalid;
+    for (i = 0; i < vlen; i++) {
+        if (!isdigit((unsigned char)v[i]))
+            goto invalid;
+        acc = acc * 10 + (v[i] - '0');
+    }
+    if (acc < min || acc > max)
+        goto invalid;
+    *out = acc;
+    return 1;
+invalid:
+    err_fail(err, ERR_BAD_REQUEST, NULL, "query parameter %s must be an integer from %lld to %lld",
+             name, (long long)min, (long long)max);
+    err_put(err, "parameter", json_object_new_string(name));
+    return -1;
+}
+
+int64_t
+req_etag_version(const char *header, int weak)
+{
+    int64_t v = 0;
+    size_t i, n;
+
+    while (*header == ' ' || *header == '\t')
+        header++;
+    if (weak && header[0] == 'W' && header[1] == '/')
+        header += 2;
+    n = strlen(header);
+    while (n > 0 && (header[n - 1] == ' ' || header[n - 1] == '\t'))
+        n--;
+    /* at most 18 digits: no overflow, and ids and versions never get that long */
+    if (n < 3 || n > 20 || header[0] != '"' || header[n - 1] != '"')
+        return 0;
+    for (i = 1; i < n - 1; i++) {
+        if (header[i] < '0' || header[i] > '9')
+            return 0;
+        v = v * 10 + (header[i] - '0');
+    }
+    return v;
+}
+
+int
+req_etag_matches(const char *header, int64_t version, int weak)
+{
+    const char *p = header;
+    char want[32];
+    size_t wlen;
+
+    if (header == NULL)
+        return 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '*') {
+        const char *q = p + 1;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        return *q == '\0';
+    }
+    wlen = (size_t)snprintf(want, sizeof(want), "%lld", (long long)version);
+    while (*p != '\0') {
+        int is_weak = 0;
+        const char *tag, *close;
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        if (p[0] == 'W' && p[1] == '/') {
+            is_weak = 1;
+            p += 2;
+        }
+        if (*p != '"')
+            return 0;
+        tag = p + 1;
+        close = strchr(tag, '"');
+        if (close == NULL)
+            return 0;
+        if ((size_t)(close - tag) == wlen && memcmp(tag, want, wlen) == 0 && (weak || !is_weak))
+            return 1;
+        p = close + 1;
+    }
+    return 0;
+}
+
+char *
+req_bearer_token(const char *authorization)
+{
+    const char *p = authorization, *start;
+
+    if (p == NULL || strncasecmp(p, "Bearer", 6) != 0 || (p[6] != ' ' && p[6] != '\t'))
+        return NULL;
+    p += 6;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    start = p;
+    /* RFC 6750 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+    while (isalnum((unsigned char)*p) || (*p != '\0' && strchr("-._~+/", *p) != NULL))
+        p++;
+    while (*p == '=')
+        p++;
+    if (p == start || p - start > 512)
+        return NULL;
+    {
+        const char *end = p;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p != '\0')
+            return NULL;
+        return xstrndup(start, (size_t)(end - start));
+    }
+}
+
+enum err_code
+req_idempotency_key(const struct req *r, size_t max, char **out, struct err *err)
+{
+    const char *v = r->idempotency_key, *end;
+    size_t len, i;
+
+    *out = NULL;
+    if (v == NULL)
+        return ERR_OK;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    end = v + strlen(v);
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (end - v >= 2 && *v == '"' && end[-1] == '"') {
+        v++;
+        end--;
+    }
+    len = (size_t)(end - v);
+    if (len == 0 || len > max)
+        return err_fail(err, ERR_BAD_REQUEST, NULL, "Idempotency-Key must be 1 to %zu characters",
+                        max);
+    for (i = 0; i < len; i++)
+        if (v[i] < 0x20 || v[i] > 0x7e || v[i] == '"' || v[i] == '\\')
+            return err_fail(err, ERR_BAD_REQUEST, NULL,
+                            "Idempotency-Key may hold printable ASCII only, without quotes "
+                            "or backslashes");
+    *out = xstrndup(v, len);
+    return ERR_OK;
+}

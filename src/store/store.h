@@ -1,0 +1,247 @@
+/*
+ * store.h: everything actiond keeps in PostgreSQL, behind one libpq connection per
+ * process with prepared statements. It knows resources, log entries, tokens and
+ * transactions; it knows nothing of HTTP. sql/ holds the schema it expects.
+ *
+ * Every function returns ERR_OK or an error code with `err` filled; a lost connection
+ * gives ERR_UNAVAILABLE (the next call reconnects). After a failure inside a
+ * transaction the transaction has been rolled back.
+ */
+#ifndef ACTIOND_STORE_H
+#define ACTIOND_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "base/err.h"
+#include "base/sbuf.h"
+#include "base/xalloc.h"
+
+struct store;
+
+/* A resource row. Strings and `data` are owned; release with store_row_clear. */
+struct store_row {
+    int64_t id;
+    char *type;
+    int64_t version;
+    json_object *data; /* NULL for a JSON null document, and after store_read */
+    char *data_text;   /* store_read: the document's JSON text, or NULL when not sent */
+    char *state;       /* NULL for types without a state machine */
+    char *owner;
+    char *created_at; /* RFC 3339, UTC */
+    char *updated_at;
+    int deleted;
+    int64_t undo_top; /* the log version on top of the undo stack; 0 when empty */
+    int64_t redo_top; /* likewise for the redo stack */
+};
+
+void store_row_clear(struct store_row *r);
+
+/* One log entry to append. Everything is borrowed from the caller. */
+struct store_entry {
+    const char *action;
+    json_object *target;        /* as sent, or NULL */
+    json_object *data;          /* as sent, or NULL */
+    json_object *forward;       /* JSON Patch applied (array) */
+    json_object *inverse;       /* JSON Patch that undoes it (array) */
+    const char *state;          /* the resource's state after the entry, or NULL */
+    int64_t stack_prev;         /* the entry below this one on its undo/redo stack; 0: none */
+    int64_t unit_first;         /* the first version of the unit this entry closes; 0: itself */
+    int64_t reverts;            /* for undo/redo: the version reverted; 0: none */
+    json_object *touches;       /* what the entry touched (touch.h), or NULL */
+    int64_t based_on;           /* a merged entry: the version its client had seen; 0: none */
+    const int64_t *merged_over; /* a merged entry: the versions it was merged over */
+    size_t n_merged_over;
+};
+
+/* A log entry as undo and redo read it back. Owned; release with store_logent_free. */
+struct store_logent {
+    int64_t version;
+    char *action;
+    char *actor;
+    json_object *forward;
+    json_object *inverse;
+    char *state;
+    int64_t stack_prev;
+    int64_t unit_first; /* equals version for an entry that is a unit by itself */
+    int64_t reverts;
+    char *applied_at;
+    json_object *touches; /* NULL when the entry recorded none */
+    int has_touches;
+};
+
+void store_logent_free(struct store_logent *list, size_t n);
+
+/*
+ * What a keyed request leaves for its retries: the key, a canonical fingerprint of the
+ * request, and the answer to give back as JSON text ({"status", "body"?, "location"?}).
+ * Borrowed; NULL key means none.
+ */
+struct store_idem {
+    const char *key;
+    const char *fingerprint;
+    const char *response;
+};
+
+/* A stored first response found for an idempotency key. Owned; store_replay_clear. */
+struct store_replay {
+    int64_t resource_id;
+    int64_t version;
+    char *fingerprint;
+    json_object *response;
+};
+
+void store_replay_clear(struct store_replay *r);
+
+/*
+ * Creates the handle; the connection is made by the first call that needs it (any
+ * function below connects, and reconnects after a loss, by itself). Never NULL.
+ * `conninfo` is a libpq connection string or URI (copied).
+ */
+struct store *store_open(const char *conninfo);
+
+/* Closes the connection and frees the handle. Accepts NULL. */
+void store_close(struct store *s);
+
+/*
+ * Makes sure the connection is usable: reconnects and prepares the statements again
+ * when it was lost. ERR_UNAVAILABLE when the database cannot be reached.
+ */
+enum err_code store_ready(struct store *s, struct err *err);
+
+/* One round trip to the server: ERR_OK when it answers, ERR_UNAVAILABLE when not. */
+enum err_code store_ping(struct store *s, struct err *err);
+
+/* The actor of the unrevoked token whose SHA-256 is `hash_hex`; *actor is malloc'd. */
+enum err_code store_token_actor(struct store *s, const char *hash_hex, char **actor,
+                                struct err *err);
+
+/*
+ * Inserts a resource of `type` at version 1 owned by `actor` with `data` and `state`,
+ * and its creation log entry (version 1, carrying `idem` when it is not NULL) in one
+ * transaction. Fills *out. ERR_CONFLICT (slug "idempotency-key-in-use") when the key
+ * was taken concurrently.
+ */
+enum err_code store_create(struct store *s, const char *type, json_object *data, const char *state,
+                           const char *actor, const struct store_entry *entry,
+                           const struct store_idem *idem, struct store_row *out, struct err *err);
+
+/* Reads a resource. ERR_NOT_FOUND when no resource of `type` has `id`; a deleted one is
+ * returned with deleted = 1. */
+enum err_code store_get(struct store *s, const char *type, int64_t id, struct store_row *out,
+                        struct err *err);
+
+/*
+ * Reads a resource for a GET: like store_get, but the document stays the JSON text the
+ * database renders (out->data_text; out->data stays NULL), so it is neither parsed nor
+ * serialised again; and at version `unless_version` (> 0; 0 for none) the document is
+ * not sent at all (out->data_text NULL): the caller answers 304 Not Modified.
+ */
+enum err_code store_read(struct store *s, const char *type, int64_t id, int64_t unless_version,
+                         struct store_row *out, struct err *err);
+
+/* Reads the version only, without a lock (the cheap pre-check of a precondition). */
+enum err_code store_version(struct store *s, const char *type, int64_t id, int64_t *version,
+                            int *deleted, struct err *err);
+
+/*
+ * Lists live resources of `type` with id > `after`, ascending, at most `limit`.
+ * *rows is a malloc'd array of *n rows; release each with store_row_clear, then free.
+ */
+enum err_code store_list(struct store *s, const char *type, int64_t after, int limit,
+                         struct store_row **rows, size_t *n, struct err *err);
+
+/*
+ * The log of resource `id` with version > `since`, oldest first, at most `limit`
+ * entries, appended to `out` as the text of one JSON array of objects {version, action,
+ * target, data, actor, applied_at, idempotency_key, forward, inverse, state, reverts,
+ * touches, based_on, merged_over}; the JSON columns are written as PostgreSQL renders
+ * them, never parsed. *n gets the number of entries, *last the last one's version.
+ */
+enum err_code store_log(struct store *s, int64_t id, int64_t since, int limit, struct sbuf *out,
+                        size_t *n, int64_t *last, struct err *err);
+
+/*
+ * The log entries after version `after`, at most `limit`, with only version, touches
+ * and has_touches filled: what a merging request checks for overlap (issue 6). The
+ * caller sets `after` and `limit`; `ents` is owned (store_touches_clear).
+ */
+struct store_touches {
+    int64_t after;
+    int limit;
+    struct store_logent *ents;
+    size_t n;
+};
+
+void store_touches_clear(struct store_touches *t);
+
+/*
+ * Begins a transaction and locks the resource row (SELECT ... FOR UPDATE), filling *out
+ * and *txn_time (the transaction's timestamp, RFC 3339, malloc'd: every entry the
+ * transaction appends has it as applied_at). ERR_NOT_FOUND (transaction ended) when
+ * there is no such resource of `type`. The caller ends the transaction with
+ * store_commit or store_rollback.
+ * With `only_version` > 0, a resource at another version is neither locked nor waited
+ * for: ERR_CONFLICT (slug "stale-version", transaction ended) with *out filled from an
+ * unlocked read, so the caller can tell the client what the version is now.
+ * With `touches` (else NULL), the same round trip reads them too, under the lock: a
+ * merging request that names its base version gets what it missed without another
+ * round trip while holding the lock.
+ */
+enum err_code store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
+                         struct store_touches *touches, struct store_row *out, char **txn_time,
+                         struct err *err);
+
+/*
+ * Inside the transaction: the stored first response for (actor, key), if any.
+ * ERR_OK with *found = 1 and *out filled, or *found = 0.
+ */
+enum err_code store_find_key(struct store *s, const char *actor, const char *key, int *found,
+                             struct store_replay *out, struct err *err);
+
+/*
+ * Writes the locked resource's new state (row->version, row->data, row->state,
+ * row->deleted), appends `n` log entries with versions row->version - n + 1 ..
+ * row->version by `actor` (the first one carrying `idem` when given), and commits.
+ * `data_text` is row->data's JSON text (jsonp_str), which the caller needs for its
+ * response too, so the document is serialised once.
+ * ERR_CONFLICT (slug "idempotency-key-in-use") when the key was taken concurrently.
+ */
+enum err_code store_commit(struct store *s, const struct store_row *row, const char *data_text,
+                           const struct store_entry *entries, size_t n, const char *actor,
+                           const struct store_idem *idem, struct err *err);
+
+/*
+ * Without store_lock: writes the resource's new state (as store_commit) and the one
+ * log entry `entry` in a single statement that is its own transaction, one round trip,
+ * provided the stored row is still at version row->version - 1, the version the caller
+ * compiled the entry against from a document it kept (cache.h). *applied_at gets the
+ * entry's time (malloc'd, or NULL on failure). ERR_CONFLICT (slug "stale-version") when
+ * the row is at another version or gone: nothing was written, and the caller starts
+ * over with store_lock.
+ */
+enum err_code store_write_at(struct store *s, const struct store_row *row, const char *data_text,
+                             const struct store_entry *entry, const char *actor, char **applied_at,
+                             struct err *err);
+
+/*
+ * Inside the transaction: the log entries of resource `id` with versions from..to,
+ * in order, as a malloc'd array of *n (release with store_logent_free).
+ */
+enum err_code store_entries(struct store *s, int64_t id, int64_t from, int64_t to,
+                            struct store_logent **out, size_t *n, struct err *err);
+
+/*
+ * Inside the transaction: walks the stack whose top is version `top` and stores in
+ * *version the first entry not yet reverted by an entry whose action is `reverted_by`
+ * ("undo" for the undo stack, "redo" for the redo stack), restricted to `actor` unless
+ * NULL. *version is 0 when there is none.
+ */
+enum err_code store_stack_top(struct store *s, int64_t id, int64_t top, const char *actor,
+                              const char *reverted_by, int64_t *version, struct err *err);
+
+/* Rolls back the open transaction, if any. */
+void store_rollback(struct store *s);
+
+#endif
