@@ -1,5 +1,5 @@
 /*
- * err.c: recording failures, and the single table that maps an ad_code to its
+ * err.c: recording failures, and the single table that maps an err_code to its
  * HTTP status, title and default problem type slug.
  */
 #include "base/err.h"
@@ -50,19 +50,44 @@ err_code_slug(enum err_code code)
 }
 
 enum err_code
+err_failv(struct err *err, enum err_code code, const char *pointer, const char *fmt, va_list ap)
+{
+    char detail[ERR_DETAIL_MAX];
+
+    if (err == NULL)
+        return code;
+    /* formatted apart first: an argument may be err's own detail */
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    err->code = code;
+    snprintf(err->slug, sizeof(err->slug), "%s", err_code_slug(code));
+    memcpy(err->detail, detail, sizeof(detail));
+    err->has_pointer = pointer != NULL;
+    snprintf(err->pointer, sizeof(err->pointer), "%s", pointer ? pointer : "");
+    return code;
+}
+
+enum err_code
 err_fail(struct err *err, enum err_code code, const char *pointer, const char *fmt, ...)
 {
     va_list ap;
 
-    if (err == NULL)
-        return code;
-    err->code = code;
-    snprintf(err->slug, sizeof(err->slug), "%s", err_code_slug(code));
     va_start(ap, fmt);
-    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    err_failv(err, code, pointer, fmt, ap);
     va_end(ap);
-    err->has_pointer = pointer != NULL;
-    snprintf(err->pointer, sizeof(err->pointer), "%s", pointer ? pointer : "");
+    return code;
+}
+
+enum err_code
+err_fail_slug(struct err *err, enum err_code code, const char *slug, const char *pointer,
+              const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    err_failv(err, code, pointer, fmt, ap);
+    va_end(ap);
+    if (slug != NULL)
+        err_set_slug(err, slug);
     return code;
 }
 

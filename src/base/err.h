@@ -5,6 +5,7 @@
 #ifndef ACTIOND_ERR_H
 #define ACTIOND_ERR_H
 
+#include <stdarg.h>
 #include <json-c/json.h>
 
 enum err_code {
@@ -48,11 +49,21 @@ struct err {
 /*
  * Records a failure and returns its code, so callers can write
  * `return err_fail(err, ERR_BAD_REQUEST, "/data/x", "x must be a number")`.
- * `slug` may be NULL for the code's default; `pointer` NULL when there is none.
+ * The slug is the code's default until err_set_slug names another; `pointer` is NULL
+ * when there is none.
  * A NULL err is allowed and only returns the code.
  */
 enum err_code err_fail(struct err *err, enum err_code code, const char *pointer, const char *fmt,
                        ...) __attribute__((format(printf, 4, 5)));
+
+/* err_fail with a va_list. */
+enum err_code err_failv(struct err *err, enum err_code code, const char *pointer, const char *fmt,
+                        va_list ap) __attribute__((format(printf, 4, 0)));
+
+/* err_fail, then err_set_slug (`slug` NULL keeps the code's default). */
+enum err_code err_fail_slug(struct err *err, enum err_code code, const char *slug,
+                            const char *pointer, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* Sets the problem type slug of an already recorded failure. */
 void err_set_slug(struct err *err, const char *slug);

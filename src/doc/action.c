@@ -1,5 +1,5 @@
 /*
- * action.c: the action envelope (SPEC 3.1) and the compiler from catalog steps to
+ * action.c: the action envelope (docs/api.md) and the compiler from catalog steps to
  * concrete RFC 6902 operations. The patch engine applies what the compiler emits, so
  * the document, the log's forward patch and its inverse all come from one place.
  */
@@ -47,7 +47,6 @@ struct loc {
 typedef enum err_code (*step_compiler)(struct compile *c, const struct catalog_step *s,
                                        json_object *doc, json_object *ops);
 
-static int in_list(const char *s, const char *const *list);
 static enum err_code fail_tok(struct err *err, enum err_code code, const char *slug,
                               const char *base, const char *tok, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -108,15 +107,6 @@ static const char *const batch_members[] = {"actions", "expected_version", "on_c
                                             NULL};
 static const char *const item_members[] = {"action", "target", "data", NULL};
 
-static int
-in_list(const char *s, const char *const *list)
-{
-    for (; *list != NULL; list++)
-        if (strcmp(s, *list) == 0)
-            return 1;
-    return 0;
-}
-
 /*
  * Records a failure whose pointer is `base` followed by the escaped token `tok`
  * (just `base` when tok is NULL); `slug` NULL keeps the code's default.
@@ -125,31 +115,26 @@ static enum err_code
 fail_tok(struct err *err, enum err_code code, const char *slug, const char *base, const char *tok,
          const char *fmt, ...)
 {
-    char msg[ERR_DETAIL_MAX];
     char *ptr = tok != NULL ? ptr_join(base, tok) : xstrdup(base);
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    err_failv(err, code, ptr, fmt, ap);
     va_end(ap);
-    err_fail(err, code, ptr, "%s", msg);
     if (slug != NULL)
         err_set_slug(err, slug);
     free(ptr);
     return code;
 }
 
-/* Rejects the first member of `obj` not in `allowed` (SPEC 3.1: never ignored). */
+/* Rejects the first member of `obj` not in `allowed` (never ignored). */
 static enum err_code
 check_members(json_object *obj, const char *base, const char *const *allowed, struct err *err)
 {
-    struct json_object_iter it;
+    const char *unknown = jsonp_unknown_member(obj, allowed);
 
-    json_object_object_foreachC(obj, it)
-    {
-        if (!in_list(it.key, allowed))
-            return fail_tok(err, ERR_BAD_REQUEST, NULL, base, it.key, "unknown member");
-    }
+    if (unknown != NULL)
+        return fail_tok(err, ERR_BAD_REQUEST, NULL, base, unknown, "unknown member");
     return ERR_OK;
 }
 

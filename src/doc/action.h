@@ -1,5 +1,5 @@
 /*
- * action.h: the action envelope (SPEC 3.1) and the action compiler. action_parse
+ * action.h: the action envelope (docs/api.md) and the action compiler. action_parse
  * validates a request body into a struct action_request; action_apply compiles one
  * action against the current document into a JSON Patch (and its inverse) and applies
  * it. Neither knows HTTP nor SQL.

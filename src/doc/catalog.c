@@ -37,7 +37,6 @@ static size_t v_push_index(struct vctx *v, size_t idx);
 static void v_pop(struct vctx *v, size_t len);
 static enum err_code v_fail(struct vctx *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static int in_list(const char *s, const char *const *list);
 static enum err_code v_only(struct vctx *v, json_object *obj, const char *const *allowed);
 static enum err_code v_member(struct vctx *v, json_object *obj, const char *key,
                               enum json_type type, int required, json_object **out);
@@ -75,7 +74,7 @@ static void schema_free(struct catalog_schema *s);
 static void action_free(struct catalog_action *a);
 static void type_free(struct catalog_type *t);
 
-/* Action names the HTTP surface uses itself (SPEC section 3). */
+/* Action names the HTTP surface uses itself (docs/api.md). */
 static const char *const reserved_actions[] = {"actions", "undo",       "redo",        "create",
                                                "delete",  "json_patch", "merge_patch", NULL};
 
@@ -178,29 +177,16 @@ v_fail(struct vctx *v, const char *fmt, ...)
     return ERR_BAD_REQUEST;
 }
 
-static int
-in_list(const char *s, const char *const *list)
-{
-    for (; *list != NULL; list++)
-        if (strcmp(s, *list) == 0)
-            return 1;
-    return 0;
-}
-
 /* Rejects any member of `obj` not in the NULL-terminated `allowed`. */
 static enum err_code
 v_only(struct vctx *v, json_object *obj, const char *const *allowed)
 {
-    struct json_object_iter it;
+    const char *unknown = jsonp_unknown_member(obj, allowed);
 
-    json_object_object_foreachC(obj, it)
-    {
-        if (!in_list(it.key, allowed)) {
-            v_push(v, it.key);
-            return v_fail(v, "unknown member");
-        }
-    }
-    return ERR_OK;
+    if (unknown == NULL)
+        return ERR_OK;
+    v_push(v, unknown);
+    return v_fail(v, "unknown member");
 }
 
 /*
@@ -611,7 +597,7 @@ v_precondition(struct vctx *v, json_object *obj, int dflt, int *out)
     return ERR_OK;
 }
 
-/* `merge`: "always" makes a stale version merge without the client asking (issue 6);
+/* `merge`: "always" makes a stale version merge without the client asking (docs/merge.md);
  * "on_request" (the default) merges only with "on_conflict": "merge". */
 static enum err_code
 v_merge(struct vctx *v, json_object *obj, int *out)
@@ -644,7 +630,7 @@ v_new_action(struct vctx *v, struct catalog_type *t, const char *name)
 
     if (v_name(v, name) != ERR_OK)
         return NULL;
-    if (in_list(name, reserved_actions)) {
+    if (jsonp_name_in(name, reserved_actions)) {
         v_fail(v,
                "\"%s\" is reserved: the API uses it (actions, undo, redo, create, delete, "
                "json_patch, merge_patch)",
@@ -741,6 +727,41 @@ has_state(const struct catalog_type *t, const char *name)
     return 0;
 }
 
+/*
+ * A non-empty array of distinct state names (the pointer is on it), copied into *out
+ * (malloc'd, *n of them). With `declared`, each must be one of its states (a
+ * transition's sources); without, each must be a valid name (the declaration itself).
+ */
+static enum err_code
+v_state_list(struct vctx *v, json_object *list, const struct catalog_type *declared,
+             const char *if_empty, char ***out, size_t *n)
+{
+    size_t i, j, len = json_object_array_length(list);
+
+    if (len == 0)
+        return v_fail(v, "%s", if_empty);
+    *out = xcalloc(len, sizeof(**out));
+    for (i = 0; i < len; i++) {
+        json_object *s = json_object_array_get_idx(list, i);
+        size_t mark = v_push_index(v, i);
+        const char *name;
+
+        if (!json_object_is_type(s, json_type_string))
+            return v_fail(v, "must be a string");
+        name = json_object_get_string(s);
+        if (declared != NULL && !has_state(declared, name))
+            return v_fail(v, "\"%s\" is not a declared state", name);
+        if (declared == NULL && v_name(v, name) != ERR_OK)
+            return ERR_BAD_REQUEST;
+        for (j = 0; j < *n; j++)
+            if (strcmp((*out)[j], name) == 0)
+                return v_fail(v, "\"%s\" is listed twice", name);
+        (*out)[(*n)++] = xstrdup(name);
+        v_pop(v, mark);
+    }
+    return ERR_OK;
+}
+
 /* An entry of "transitions" (the pointer is on it). */
 static enum err_code
 v_transition(struct vctx *v, struct catalog_type *t, const char *name, json_object *decl)
@@ -748,7 +769,7 @@ v_transition(struct vctx *v, struct catalog_type *t, const char *name, json_obje
     static const char *const members[] = {"description", "from", "to", "precondition", NULL};
     struct catalog_action *a;
     json_object *desc, *from, *to;
-    size_t i, j, mark;
+    size_t mark;
 
     a = v_new_action(v, t, name);
     if (a == NULL)
@@ -764,23 +785,9 @@ v_transition(struct vctx *v, struct catalog_type *t, const char *name, json_obje
         return ERR_BAD_REQUEST;
 
     mark = v_push(v, "from");
-    if (json_object_array_length(from) == 0)
-        return v_fail(v, "a transition needs at least one source state");
-    a->from = xcalloc(json_object_array_length(from), sizeof(*a->from));
-    for (i = 0; i < json_object_array_length(from); i++) {
-        json_object *s = json_object_array_get_idx(from, i);
-        size_t smark = v_push_index(v, i);
-
-        if (!json_object_is_type(s, json_type_string))
-            return v_fail(v, "must be a string");
-        if (!has_state(t, json_object_get_string(s)))
-            return v_fail(v, "\"%s\" is not a declared state", json_object_get_string(s));
-        for (j = 0; j < a->nfrom; j++)
-            if (strcmp(a->from[j], json_object_get_string(s)) == 0)
-                return v_fail(v, "\"%s\" is listed twice", a->from[j]);
-        a->from[a->nfrom++] = xstrdup(json_object_get_string(s));
-        v_pop(v, smark);
-    }
+    if (v_state_list(v, from, t, "a transition needs at least one source state", &a->from,
+                     &a->nfrom) != ERR_OK)
+        return ERR_BAD_REQUEST;
     v_pop(v, mark);
 
     if (!has_state(t, json_object_get_string(to))) {
@@ -798,7 +805,7 @@ v_states(struct vctx *v, struct catalog_type *t, json_object *decl)
     static const char *const members[] = {"all", "initial", "transitions", NULL};
     struct json_object_iter it;
     json_object *all, *initial, *transitions;
-    size_t i, mark;
+    size_t mark;
 
     if (!json_object_is_type(decl, json_type_object))
         return v_fail(v, "must be an object");
@@ -809,22 +816,9 @@ v_states(struct vctx *v, struct catalog_type *t, json_object *decl)
         return ERR_BAD_REQUEST;
 
     mark = v_push(v, "all");
-    if (json_object_array_length(all) == 0)
-        return v_fail(v, "a state machine needs at least one state");
-    t->states = xcalloc(json_object_array_length(all), sizeof(*t->states));
-    for (i = 0; i < json_object_array_length(all); i++) {
-        json_object *s = json_object_array_get_idx(all, i);
-        size_t smark = v_push_index(v, i);
-
-        if (!json_object_is_type(s, json_type_string))
-            return v_fail(v, "must be a string");
-        if (v_name(v, json_object_get_string(s)) != ERR_OK)
-            return ERR_BAD_REQUEST;
-        if (has_state(t, json_object_get_string(s)))
-            return v_fail(v, "\"%s\" is listed twice", json_object_get_string(s));
-        t->states[t->nstates++] = xstrdup(json_object_get_string(s));
-        v_pop(v, smark);
-    }
+    if (v_state_list(v, all, NULL, "a state machine needs at least one state", &t->states,
+                     &t->nstates) != ERR_OK)
+        return ERR_BAD_REQUEST;
     v_pop(v, mark);
 
     if (!has_state(t, json_object_get_string(initial))) {

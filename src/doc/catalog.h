@@ -1,5 +1,5 @@
 /*
- * catalog.h: the catalog of resource types (SPEC section 2), loaded from a JSON file
+ * catalog.h: the catalog of resource types (docs/catalog.md), loaded from a JSON file
  * at start. A type declares its initial document, an optional state machine, and its
  * named actions as steps of generic operations; docs/catalog.md is the format.
  * The catalog is immutable once loaded and outlives every request.
@@ -71,7 +71,7 @@ json_object *catalog_type_verbs(const struct catalog_type *t, const char *state)
 const char *catalog_action_name(const struct catalog_action *a);
 enum catalog_action_kind catalog_action_kind(const struct catalog_action *a);
 
-/* 1 when applying the action needs expected_version or If-Match (SPEC 3.1). */
+/* 1 when applying the action needs expected_version or If-Match. */
 int catalog_action_needs_precondition(const struct catalog_action *a);
 
 /* 1 when a stale version merges without the client asking ("merge": "always"). */

@@ -1,6 +1,7 @@
 /*
  * catalog_impl.h: the loaded form of a catalog, shared by catalog.c (which builds and
- * validates it) and action.c (which compiles actions from it). Nothing else includes it.
+ * validates it), action.c (which compiles actions from it) and touch.c (which names
+ * what an action touches by the catalog's keys). Nothing outside doc/ includes it.
  */
 #ifndef ACTIOND_CATALOG_IMPL_H
 #define ACTIOND_CATALOG_IMPL_H

@@ -55,14 +55,14 @@ paths_overlap(const char *a, const char *b)
 
     /* an unreadable path can prove nothing disjoint: count it as overlapping */
     if (!cut_path(a, &pa, &na) || !cut_path(b, &pb, &nb))
-        goto done;
+        goto cleanup;
     n = na < nb ? na : nb;
     for (i = 0; i < n; i++)
         if (strcmp(pa.tok[i], pb.tok[i]) != 0) {
             overlap = 0;
             break;
         }
-done:
+cleanup:
     ptr_free(&pa);
     ptr_free(&pb);
     return overlap;

@@ -462,16 +462,16 @@ parse_number(struct parser *p, json_object **out)
         ll = strtoll(text, NULL, 10);
         if (errno == 0) {
             *out = json_object_new_int64(ll);
-            goto done;
+            goto cleanup;
         }
     }
     d = strtod(text, NULL);
     if (isinf(d)) {
         rc = fail_at(p, start, "number out of range");
-        goto done;
+        goto cleanup;
     }
     *out = json_object_new_double_s(d, text);
-done:
+cleanup:
     if (text != small)
         free(text);
     return rc;
@@ -1032,4 +1032,26 @@ jsonp_type_name(json_object *v)
     default:
         return "null";
     }
+}
+
+int
+jsonp_name_in(const char *name, const char *const *names)
+{
+    for (; *names != NULL; names++)
+        if (strcmp(name, *names) == 0)
+            return 1;
+    return 0;
+}
+
+const char *
+jsonp_unknown_member(json_object *obj, const char *const *allowed)
+{
+    struct json_object_iter it;
+
+    json_object_object_foreachC(obj, it)
+    {
+        if (!jsonp_name_in(it.key, allowed))
+            return it.key;
+    }
+    return NULL;
 }

@@ -68,6 +68,13 @@ void jsonp_write_string(struct sbuf *b, const char *s, size_t len);
  */
 char *jsonp_canonical(json_object *v);
 
+/* 1 when `name` is one of the NULL-terminated `names`. */
+int jsonp_name_in(const char *name, const char *const *names);
+
+/* The first member of object `obj` whose name is not in the NULL-terminated `allowed`
+ * (borrowed from obj), or NULL: bodies and catalogs refuse unknown members. */
+const char *jsonp_unknown_member(json_object *obj, const char *const *allowed);
+
 /* RFC 6902 section 4.6 equality: numbers by value (1 == 1.0), objects unordered. */
 int jsonp_equal(json_object *a, json_object *b);
 

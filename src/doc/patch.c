@@ -77,25 +77,6 @@ show(char out[SHOW_MAX + 4], const char *s)
     return out;
 }
 
-static enum err_code fail_slug(struct err *err, enum err_code code, const char *slug,
-                               const char *where, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static enum err_code
-fail_slug(struct err *err, enum err_code code, const char *slug, const char *where, const char *fmt,
-          ...)
-{
-    char detail[ERR_DETAIL_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    va_end(ap);
-    err_fail(err, code, where, "%s", detail);
-    err_set_slug(err, slug);
-    return code;
-}
-
 static int
 is_object(json_object *v)
 {
@@ -144,40 +125,40 @@ locate(json_object *doc, const struct ptr *p, const char *text, enum target_mode
         return ERR_OK;
     }
     if (!ptr_resolve(doc, p, p->n - 1, &parent))
-        return fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where,
-                         "parent of %s does not exist", show(shown, text));
+        return err_fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where,
+                             "parent of %s does not exist", show(shown, text));
     last = p->tok[p->n - 1];
     if (is_object(parent)) {
         if (mode == TARGET_EXISTING && !json_object_object_get_ex(parent, last, NULL))
-            return fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where, "%s does not exist",
-                             show(shown, text));
+            return err_fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where,
+                                 "%s does not exist", show(shown, text));
         l->parent = parent;
         l->name = last;
         l->path = xstrdup(text);
         return ERR_OK;
     }
     if (!is_array(parent))
-        return fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where,
-                         "parent of %s is %s%s, not an object or array", show(shown, text),
-                         parent == NULL ? "" : "a ", jsonp_type_name(parent));
+        return err_fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where,
+                             "parent of %s is %s%s, not an object or array", show(shown, text),
+                             parent == NULL ? "" : "a ", jsonp_type_name(parent));
     len = json_object_array_length(parent);
     if (strcmp(last, "-") == 0) {
         /* RFC 6901 section 4: "-" is the element after the last, so it only appends. */
         if (mode == TARGET_EXISTING)
-            return fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where,
-                             "%s: \"-\" names no element; it may only be the target of "
-                             "add, create, move or copy",
-                             show(shown, text));
+            return err_fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where,
+                                 "%s: \"-\" names no element; it may only be the target of "
+                                 "add, create, move or copy",
+                                 show(shown, text));
         l->idx = len;
     } else if (!ptr_index(last, &l->idx)) {
-        return fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where,
-                         "%s: the last token is not an array index (digits without a "
-                         "leading zero, or \"-\")",
-                         show(shown, text));
+        return err_fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where,
+                             "%s: the last token is not an array index (digits without a "
+                             "leading zero, or \"-\")",
+                             show(shown, text));
     } else if (l->idx > len || (mode == TARGET_EXISTING && l->idx == len)) {
-        return fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where,
-                         "%s: index %zu is out of range for an array of %zu elements",
-                         show(shown, text), l->idx, len);
+        return err_fail_slug(err, ERR_UNPROCESSABLE, "path-not-found", where,
+                             "%s: index %zu is out of range for an array of %zu elements",
+                             show(shown, text), l->idx, len);
     }
     l->parent = parent;
     /* Tokens never hold '/', so the parent's pointer is everything before the last one. */
@@ -326,8 +307,8 @@ do_add(struct op *o, json_object **doc, json_object *inv, struct err *err)
     if (o->kind == OP_CREATE &&
         (l.parent == NULL ||
          (is_object(l.parent) && json_object_object_get_ex(l.parent, l.name, NULL)))) {
-        rc = fail_slug(err, ERR_CONFLICT, "already-exists", o->at_path,
-                       "create: a value is already present at %s", show(shown, o->path_text));
+        rc = err_fail_slug(err, ERR_CONFLICT, "already-exists", o->at_path,
+                           "create: a value is already present at %s", show(shown, o->path_text));
         goto cleanup;
     }
     had_old = put(doc, &l, op_value(o), &old);
@@ -452,11 +433,11 @@ do_test(struct op *o, json_object **doc, struct err *err)
     json_object *v;
 
     if (!ptr_resolve(*doc, &o->path, o->path.n, &v))
-        return fail_slug(err, ERR_CONFLICT, "test-failed", o->at_path,
-                         "test failed: no value at %s", show(shown, o->path_text));
+        return err_fail_slug(err, ERR_CONFLICT, "test-failed", o->at_path,
+                             "test failed: no value at %s", show(shown, o->path_text));
     if (!jsonp_equal(v, o->value))
-        return fail_slug(err, ERR_CONFLICT, "test-failed", o->at_value,
-                         "test failed: the value at %s differs", show(shown, o->path_text));
+        return err_fail_slug(err, ERR_CONFLICT, "test-failed", o->at_value,
+                             "test failed: the value at %s differs", show(shown, o->path_text));
     return ERR_OK;
 }
 

@@ -130,7 +130,7 @@ replay_step(struct replay *r, const struct replay_entry *e)
         else
             diverge(r, "%s follows version %" PRId64 ": versions must run without gaps", what,
                     r->version);
-        goto out;
+        goto cleanup;
     }
 
     /* The chain: the link to the previous entry, then the entry's own content. A row
@@ -139,7 +139,7 @@ replay_step(struct replay *r, const struct replay_entry *e)
     expected = r->version == 0 ? r->genesis : r->last_hash;
     if (e->prev_hash == NULL || e->hash == NULL) {
         diverge(r, "%s: has no hash (was sql/003_audit.sql applied?)", what);
-        goto out;
+        goto cleanup;
     }
     if (strcmp(e->prev_hash, expected) != 0) {
         if (r->version == 0)
@@ -149,22 +149,22 @@ replay_step(struct replay *r, const struct replay_entry *e)
                     "%s: prev_hash does not match the hash of version %" PRId64
                     " (that entry was changed and re-hashed, or this link was edited)",
                     what, r->version);
-        goto out;
+        goto cleanup;
     }
     if (e->content_hash == NULL || strcmp(e->hash, e->content_hash) != 0) {
         diverge(r, "%s: hash does not match its content", what);
-        goto out;
+        goto cleanup;
     }
 
     if (!parse(e->forward, e->forward_len, &patch)) {
         diverge(r, "%s: its forward patch cannot be read as JSON", what);
-        goto out;
+        goto cleanup;
     }
     if (patch_apply(&r->doc, patch, NULL, &err) != ERR_OK) {
         diverge(r, "%s: its forward patch does not apply to the replayed document: %s%s%s", what,
                 err.detail, err.has_pointer ? " at patch member " : "",
                 err.has_pointer ? err.pointer : "");
-        goto out;
+        goto cleanup;
     }
 
     if (e->state != NULL) {
@@ -178,7 +178,7 @@ replay_step(struct replay *r, const struct replay_entry *e)
     r->version = e->version;
     ok = 1;
 
-out:
+cleanup:
     err_clear(&err);
     json_object_put(patch);
     free(what);
@@ -204,26 +204,26 @@ replay_end(struct replay *r, const struct replay_stored *s)
     diff = replay_diff(stored, r->doc);
     if (diff != NULL) {
         diverge(r, "data differs %s", diff);
-        goto out;
+        goto cleanup;
     }
     if (!same_text(s->state, r->state)) {
         diverge(r, "state differs: stored %s%s%s, replayed %s%s%s", s->state ? "\"" : "",
                 s->state ? s->state : "none", s->state ? "\"" : "", r->state ? "\"" : "",
                 r->state ? r->state : "none", r->state ? "\"" : "");
-        goto out;
+        goto cleanup;
     }
     if (s->deleted && r->deleted_by == 0) {
         diverge(r, "deleted_at is set, but the log has no delete");
-        goto out;
+        goto cleanup;
     }
     if (!s->deleted && r->deleted_by != 0) {
         diverge(r, "the log deletes it at version %" PRId64 ", but deleted_at is not set",
                 r->deleted_by);
-        goto out;
+        goto cleanup;
     }
     ok = 1;
 
-out:
+cleanup:
     free(diff);
     json_object_put(stored);
     return ok;

@@ -1,6 +1,6 @@
 /*
  * replay.h: rebuilding one resource from its action log and comparing the result
- * with the stored row, for `actionctl verify` (SPEC section 4). Entries are fed one at
+ * with the stored row, for `actionctl verify` (docs/database.md). Entries are fed one at
  * a time in version order, so a history of any length replays in the memory of one
  * document. Pure: no SQL; the caller reads the rows and the recomputed hashes.
  */

@@ -1,6 +1,6 @@
 /*
- * touch.h: what a change touches, semantically, and when two changes overlap (issue 6,
- * docs/merge.md). A touch set is a JSON array of touches, each
+ * touch.h: what a change touches, semantically, and when two changes overlap
+ * (docs/merge.md). A touch set is a JSON array of touches, each
  *   {"op": "w"|"r"|"add", "path": [token...], "value"?: v}   or   {"op": "w", "state": true}
  * where a token is a member name (string) or a keyed element {"key": name, "value": v}
  * of an array, so a keyframe is named by its frame, not by where it sits.

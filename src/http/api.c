@@ -1,8 +1,8 @@
 /*
- * api.c: routing and the HTTP rules of SPEC section 3: who may act, what each route
- * reads from the request, and the shape of every representation and link. Changes to
- * a resource go through apply.c's transaction. Every failure is an ad_error that
- * api_handle turns into problem+json in one place.
+ * api.c: routing and the HTTP rules of docs/api.md: who may act, what each route reads
+ * from the request, and the shape of every representation, link and answer. A change
+ * is described to txn/apply.c, whose outcome is rendered here; every failure is a
+ * struct err that api_handle hands to resp_problem, the one place problem+json is made.
  */
 #include "http/api.h"
 
@@ -10,17 +10,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/api_impl.h"
-#include "txn/cache.h"
-#include "doc/ptr.h"
-#include "doc/touch.h"
 #include "base/xalloc.h"
+#include "doc/action.h"
+#include "doc/jsonp.h"
+#include "doc/ptr.h"
+#include "http/auth.h"
+#include "txn/apply.h"
+#include "txn/cache.h"
 
 #define LIST_DEFAULT_LIMIT 20
 #define LIST_MAX_LIMIT 100
 #define LOG_DEFAULT_LIMIT 100
 #define LOG_MAX_LIMIT 1000
 #define ACCEPT_PATCH "application/json-patch+json, application/merge-patch+json"
+
+struct api {
+    struct store *store;
+    const struct catalog *catalog;
+    struct auth_cache *auth;
+    struct cache *cache; /* documents this process wrote last (cache.h); may be NULL */
+    size_t max_body;
+    struct jsonp_limits limits;
+    struct apply_ctx txn;
+};
+
+/* What one request carries through its handler; owned by api_handle's frame. */
+struct call {
+    struct api *api;
+    struct req *req;
+    struct resp *resp;
+    struct err err;
+    const char *actor;
+    const struct catalog_type *type;
+    int64_t id;
+    const char *allow;    /* the Allow header of a 405 */
+    int accept_patch;     /* advertise the patch formats (RFC 5789 section 3.1) */
+    int64_t missed_since; /* a stale change: link the log the client missed from here */
+};
 
 struct api *
 api_new(const struct config *cfg, struct store *store, const struct catalog *catalog)
@@ -34,6 +60,9 @@ api_new(const struct config *cfg, struct store *store, const struct catalog *cat
     a->max_body = cfg->max_body;
     a->limits.max_depth = cfg->max_depth;
     a->limits.max_string = cfg->max_string;
+    a->txn.store = store;
+    a->txn.cache = a->cache;
+    a->txn.limits = &a->limits;
     return a;
 }
 
@@ -48,7 +77,7 @@ api_free(struct api *a)
 }
 
 /* "<mount>/<type>/<id><suffix>", newly allocated. */
-char *
+static char *
 api_href(const struct call *c, int64_t id, const char *suffix)
 {
     struct sbuf b;
@@ -63,7 +92,8 @@ api_href(const struct call *c, int64_t id, const char *suffix)
     return b.data;
 }
 
-json_object *
+/* {"href": href, "method"?: method}; takes ownership of `href` (malloc'd). */
+static json_object *
 api_link(char *href, const char *method)
 {
     json_object *l = json_object_new_object();
@@ -76,7 +106,7 @@ api_link(char *href, const char *method)
 }
 
 /* The link that performs action `name` on resource `id`: a verb route or /actions. */
-json_object *
+static json_object *
 api_action_link(const struct call *c, int64_t id, const char *name)
 {
     const struct catalog_action *act = catalog_type_action(c->type, name);
@@ -90,7 +120,7 @@ api_action_link(const struct call *c, int64_t id, const char *name)
 }
 
 /* {"name": {"href", "method"}, ...} for an array of action names (borrowed). */
-json_object *
+static json_object *
 api_action_links(const struct call *c, int64_t id, json_object *names)
 {
     json_object *links = json_object_new_object();
@@ -104,11 +134,11 @@ api_action_links(const struct call *c, int64_t id, json_object *names)
 }
 
 /*
- * The representation of a resource (SPEC 3): a new object the caller releases. The
+ * The representation of a resource (docs/api.md): a new object the caller releases. The
  * document is its last member, "data"; a row holding it as text (store_read) leaves
  * it out for send_representation to write as it is.
  */
-json_object *
+static json_object *
 api_representation(const struct call *c, const struct store_row *row)
 {
     json_object *o = json_object_new_object();
@@ -159,18 +189,10 @@ send_representation(struct call *c, int status, const struct store_row *row)
     json_object_put(rep);
 }
 
-void
+static void
 api_set_etag(struct call *c, int64_t version)
 {
     resp_header(c->resp, "ETag", "\"%lld\"", (long long)version);
-}
-
-int
-api_is_wildcard(const char *if_match)
-{
-    while (*if_match == ' ' || *if_match == '\t')
-        if_match++;
-    return if_match[0] == '*' && if_match[strspn(if_match + 1, " \t") + 1] == '\0';
 }
 
 /*
@@ -220,141 +242,105 @@ handle_health(struct call *c)
     return ERR_OK;
 }
 
-/* The log entry of a creation: replaying the log starts from null and applies it. */
+/* The If-Match header as apply.h takes it (RFC 9110 section 13.1.1). */
 static void
-creation_entry(struct store_entry *entry, const char *action, json_object *data, json_object *note)
+parse_if_match(const char *header, struct apply_if_match *im)
 {
-    json_object *op = json_object_new_object();
-
-    memset(entry, 0, sizeof(*entry));
-    entry->action = action;
-    entry->data = note;
-    entry->forward = json_object_new_array();
-    json_object_object_add(op, "op", json_object_new_string("add"));
-    json_object_object_add(op, "path", json_object_new_string(""));
-    json_object_object_add(op, "value", json_object_get(data));
-    json_object_array_add(entry->forward, op);
-    entry->inverse = json_object_new_array();
-    op = json_object_new_object();
-    json_object_object_add(op, "op", json_object_new_string("replace"));
-    json_object_object_add(op, "path", json_object_new_string(""));
-    json_object_object_add(op, "value", NULL);
-    json_object_array_add(entry->inverse, op);
-    entry->touches = json_object_new_array();
-    touch_add_all(entry->touches);
+    memset(im, 0, sizeof(*im));
+    if (header == NULL)
+        return;
+    im->sent = 1;
+    if (req_etag_is_any(header)) {
+        im->any = 1;
+        return;
+    }
+    im->n = req_etag_versions(header, im->tags, APPLY_TAGS_MAX);
+    im->single = req_etag_version(header, 0) > 0;
 }
 
-static void
-creation_entry_clear(struct store_entry *entry)
+/*
+ * The idempotency key of a request: the envelope's `id` or the Idempotency-Key header.
+ * When both are present they must agree. *key is malloc'd or NULL.
+ */
+static enum err_code
+request_key(struct call *c, const struct action_request *ar, char **key)
 {
-    json_object_put(entry->forward);
-    json_object_put(entry->inverse);
-    json_object_put(entry->touches);
+    enum err_code rc = req_idempotency_key(c->req, ACTION_MAX_ID, key, &c->err);
+
+    if (rc != ERR_OK || ar == NULL || ar->id == NULL)
+        return rc;
+    if (*key != NULL && strcmp(*key, ar->id) != 0) {
+        free(*key);
+        *key = NULL;
+        return err_fail(&c->err, ERR_BAD_REQUEST, "/id",
+                        "the body's id and the Idempotency-Key header differ");
+    }
+    free(*key);
+    *key = xstrdup(ar->id);
+    return ERR_OK;
 }
 
-/* 201 with the new resource, Location and ETag. */
+/* Answers an applied (or replayed) change: its status, headers and body. */
 static void
-answer_created(struct call *c, const struct store_row *row)
+render(struct call *c, enum apply_kind kind, const struct apply_outcome *o)
 {
-    send_representation(c, 201, row);
-    resp_header(c->resp, "Location", "%s/%s/%lld", c->req->mount, catalog_type_name(c->type),
-                (long long)row->id);
-    api_set_etag(c, row->version);
+    char *href;
+
+    if (kind == APPLY_CREATE || kind == APPLY_DUPLICATE) {
+        send_representation(c, 201, &o->row);
+        resp_header(c->resp, "Location", "%s/%s/%lld", c->req->mount, catalog_type_name(c->type),
+                    (long long)o->row.id);
+    } else if (o->answer == NULL) {
+        resp_empty(c->resp, 204);
+        if (kind == APPLY_VERB) {
+            href = api_href(c, c->id, "");
+            resp_header(c->resp, "Location", "%s", href);
+            free(href);
+        }
+    } else if (o->doc_text != NULL) {
+        resp_json_with(c->resp, 200, o->answer, "data", o->doc_text);
+    } else {
+        resp_json(c->resp, 200, o->answer);
+    }
+    api_set_etag(c, o->version);
     resp_header(c->resp, "Cache-Control", "no-store");
+    if (o->replayed)
+        resp_header(c->resp, "Idempotent-Replayed", "true");
 }
 
 /*
- * A keyed create seen before: answers the first response again (the resource as it
- * was created, rebuilt from its creation entry) and sets *replayed; 422 when the key
- * named a different request.
+ * The one tail of every change: the idempotency key (from the header or `ar`'s id),
+ * the fingerprint of a keyed request (its method, path and `body`), the transaction,
+ * and the answer. `ch` has its kind and what it carries; the rest comes from the call.
  */
 static enum err_code
-replay_create(struct call *c, const char *key, const char *fingerprint, int *replayed)
+submit(struct call *c, struct apply_change *ch, const struct action_request *ar, json_object *body)
 {
-    struct store_replay rp = {0};
-    struct store_row first = {0};
-    struct store_logent *ents = NULL;
-    json_object *value;
-    size_t n = 0;
-    int found;
+    struct apply_outcome out = {0};
+    char *key = NULL, *fingerprint = NULL, *what;
     enum err_code rc;
 
-    *replayed = 0;
-    rc = store_find_key(c->api->store, c->actor, key, &found, &rp, &c->err);
-    if (rc != ERR_OK || !found)
-        goto out;
-    if (rp.version != 1 || strcmp(rp.fingerprint, fingerprint) != 0) {
-        rc = err_fail(&c->err, ERR_UNPROCESSABLE, NULL,
-                      "this idempotency key was used for a different request");
-        err_set_slug(&c->err, "idempotency-key-reused");
-        goto out;
-    }
-    rc = store_entries(c->api->store, rp.resource_id, 1, 1, &ents, &n, &c->err);
+    rc = request_key(c, ar, &key);
     if (rc != ERR_OK)
-        goto out;
-    if (n != 1 || !json_object_object_get_ex(json_object_array_get_idx(ents[0].forward, 0), "value",
-                                             &value)) {
-        rc = err_fail(&c->err, ERR_INTERNAL, NULL, "the creation entry cannot be read back");
-        goto out;
-    }
-    first.id = rp.resource_id;
-    first.type = (char *)catalog_type_name(c->type);
-    first.version = 1;
-    first.data = value;
-    first.state = ents[0].state;
-    first.owner = ents[0].actor;
-    first.created_at = ents[0].applied_at;
-    first.updated_at = ents[0].applied_at;
-    answer_created(c, &first);
-    resp_header(c->resp, "Idempotent-Replayed", "true");
-    *replayed = 1;
-out:
-    store_logent_free(ents, n);
-    store_replay_clear(&rp);
-    return rc;
-}
-
-/*
- * Creates a resource of the call's type with `data` and its creation `entry`, and
- * answers 201. With an Idempotency-Key, a retry of an earlier create (same route and
- * `body`) answers that create's response instead, also when both race.
- */
-static enum err_code
-create_keyed(struct call *c, json_object *body, json_object *data, struct store_entry *entry)
-{
-    struct store_row row = {0};
-    struct store_idem idem = {0};
-    char *key = NULL, *fingerprint = NULL;
-    int replayed;
-    enum err_code rc;
-
-    rc = req_idempotency_key(c->req, ACTION_MAX_ID, &key, &c->err);
-    if (rc != ERR_OK)
-        goto out;
+        return rc;
     if (key != NULL) {
-        fingerprint = apply_fingerprint(c, body);
-        rc = replay_create(c, key, fingerprint, &replayed);
-        if (rc != ERR_OK || replayed)
-            goto out;
-        idem.key = key;
-        idem.fingerprint = fingerprint;
-        idem.response = "{\"status\":201}";
+        what = xasprintf("%s %s", c->req->method, c->req->path);
+        fingerprint = apply_fingerprint(what, body);
+        free(what);
     }
-    rc = store_create(c->api->store, catalog_type_name(c->type), data,
-                      catalog_type_initial_state(c->type), c->actor, entry, key ? &idem : NULL,
-                      &row, &c->err);
-    if (rc == ERR_CONFLICT && key != NULL) {
-        /* the same key committed concurrently: answer as its retry */
-        err_clear(&c->err);
-        rc = replay_create(c, key, fingerprint, &replayed);
-        if (rc == ERR_OK && !replayed)
-            rc = err_fail(&c->err, ERR_CONFLICT, NULL, "this idempotency key is in use; retry");
-        goto out;
-    }
+    ch->type = c->type;
+    ch->id = c->id;
+    ch->actor = c->actor;
+    ch->ar = ar;
+    ch->key = key;
+    ch->fingerprint = fingerprint;
+    parse_if_match(c->req->if_match, &ch->if_match);
+    rc = apply_change(&c->api->txn, ch, &out, &c->err);
     if (rc == ERR_OK)
-        answer_created(c, &row);
-out:
-    store_row_clear(&row);
+        render(c, ch->kind, &out);
+    else
+        c->missed_since = out.missed_since;
+    apply_outcome_clear(&out);
     free(fingerprint);
     free(key);
     return rc;
@@ -363,19 +349,19 @@ out:
 static enum err_code
 handle_create(struct call *c)
 {
+    struct apply_change ch = {.kind = APPLY_CREATE};
     json_object *body = NULL, *data = NULL;
-    struct store_entry entry = {0};
     int present;
     enum err_code rc;
 
     rc = read_json_body(c, &body, &present);
     if (rc != ERR_OK)
-        goto out;
+        goto cleanup;
     if (present) {
         if (!json_object_is_type(body, json_type_object)) {
             rc = err_fail(&c->err, ERR_BAD_REQUEST, "",
                           "the body must be an object {\"data\": ...}");
-            goto out;
+            goto cleanup;
         }
         json_object_object_foreach(body, name, val)
         {
@@ -388,7 +374,7 @@ handle_create(struct call *c)
             rc = err_fail(&c->err, ERR_BAD_REQUEST, p,
                           "unknown member; a create body takes only \"data\"");
             free(p);
-            goto out;
+            goto cleanup;
         }
     }
     if (!present || !json_object_object_get_ex(body, "data", NULL))
@@ -396,13 +382,11 @@ handle_create(struct call *c)
     else if (!catalog_type_any_document(c->type) && !json_object_is_type(data, json_type_object)) {
         rc = err_fail(&c->err, ERR_BAD_REQUEST, "/data", "a %s document must be an object",
                       catalog_type_name(c->type));
-        goto out;
+        goto cleanup;
     }
-
-    creation_entry(&entry, "create", data, NULL);
-    rc = create_keyed(c, body, data, &entry);
-out:
-    creation_entry_clear(&entry);
+    ch.data = data;
+    rc = submit(c, &ch, NULL, body);
+cleanup:
     json_object_put(data);
     json_object_put(body);
     return rc;
@@ -420,21 +404,21 @@ handle_read(struct call *c)
     rc = store_read(c->api->store, catalog_type_name(c->type), c->id,
                     inm != NULL ? req_etag_version(inm, 1) : 0, &row, &c->err);
     if (rc != ERR_OK)
-        goto out;
+        goto cleanup;
     if (row.deleted) {
         rc = err_fail(&c->err, ERR_GONE, NULL, "%s %lld was deleted", catalog_type_name(c->type),
                       (long long)c->id);
-        goto out;
+        goto cleanup;
     }
     api_set_etag(c, row.version);
     resp_header(c->resp, "Cache-Control", "no-cache");
     resp_header(c->resp, "Accept-Patch", ACCEPT_PATCH);
     if (inm != NULL && req_etag_matches(inm, row.version, 1)) {
         resp_empty(c->resp, 304);
-        goto out;
+        goto cleanup;
     }
     send_representation(c, 200, &row);
-out:
+cleanup:
     store_row_clear(&row);
     return rc;
 }
@@ -505,7 +489,7 @@ handle_log(struct call *c)
     sbuf_init(&entries);
     rc = store_log(c->api->store, c->id, since, (int)limit, &entries, &n, &last, &c->err);
     if (rc != ERR_OK)
-        goto out;
+        goto cleanup;
     body = json_object_new_object();
     json_object_object_add(body, "resource", api_link(api_href(c, c->id, ""), NULL));
     json_object_object_add(body, "current_version", json_object_new_int64(version));
@@ -523,33 +507,21 @@ handle_log(struct call *c)
     resp_json_with(c->resp, 200, body, "entries", entries.data);
     resp_header(c->resp, "Cache-Control", "no-cache");
     json_object_put(body);
-out:
+cleanup:
     sbuf_free(&entries);
     return rc;
 }
 
-/*
- * The idempotency key of a request: the envelope's `id` or the Idempotency-Key header.
- * When both are present they must agree. *key is malloc'd or NULL.
- */
-static enum err_code
-request_key(struct call *c, const struct action_request *ar, char **key)
+/* A request of one item named `name` carrying `data` (borrowed): a PATCH, a DELETE,
+ * or a verb the catalog does not know. */
+static void
+single_item(struct action_request *ar, const char *name, json_object *data)
 {
-    enum err_code rc = req_idempotency_key(c->req, ACTION_MAX_ID, key, &c->err);
-
-    if (rc != ERR_OK)
-        return rc;
-    if (ar->id == NULL)
-        return ERR_OK;
-    if (*key != NULL && strcmp(*key, ar->id) != 0) {
-        free(*key);
-        *key = NULL;
-        return err_fail(&c->err, ERR_BAD_REQUEST, "/id",
-                        "the body's id and the Idempotency-Key header differ");
-    }
-    free(*key);
-    *key = xstrdup(ar->id);
-    return ERR_OK;
+    memset(ar, 0, sizeof(*ar));
+    ar->n = 1;
+    ar->items = xcalloc(1, sizeof(*ar->items));
+    ar->items[0].name = xstrdup(name);
+    ar->items[0].data = json_object_get(data);
 }
 
 /*
@@ -561,25 +533,24 @@ static enum err_code
 handle_history(struct call *c, const char *name, json_object *body)
 {
     json_object *envelope = body ? jsonp_copy(body) : json_object_new_object(), *scope;
+    struct apply_change ch = {.kind = strcmp(name, "redo") == 0 ? APPLY_REDO : APPLY_UNDO};
     struct action_request ar = {0};
-    struct history_step hs = {0};
-    char *key = NULL;
     enum err_code rc;
 
     if (!json_object_is_type(envelope, json_type_object)) {
         rc = err_fail(&c->err, ERR_BAD_REQUEST, "", "the body must be a JSON object");
-        goto out;
+        goto cleanup;
     }
     if (json_object_object_get_ex(envelope, "scope", &scope)) {
         const char *v = json_object_get_string(scope);
         if (!json_object_is_type(scope, json_type_string) ||
             (strcmp(v, "actor") != 0 && strcmp(v, "resource") != 0) ||
-            (strcmp(name, "redo") == 0 && strcmp(v, "actor") == 0)) {
+            (ch.kind == APPLY_REDO && strcmp(v, "actor") == 0)) {
             rc = err_fail(&c->err, ERR_BAD_REQUEST, "/scope",
                           "scope is \"resource\" (the default) or, for undo, \"actor\"");
-            goto out;
+            goto cleanup;
         }
-        hs.actor_scope = strcmp(v, "actor") == 0;
+        ch.undo_own = strcmp(v, "actor") == 0;
         json_object_object_del(envelope, "scope");
     }
     if (json_object_object_get_ex(envelope, "target", NULL) ||
@@ -587,18 +558,13 @@ handle_history(struct call *c, const char *name, json_object *body)
         rc = err_fail(&c->err, ERR_BAD_REQUEST,
                       json_object_object_get_ex(envelope, "target", NULL) ? "/target" : "/data",
                       "%s takes no target or data", name);
-        goto out;
+        goto cleanup;
     }
     json_object_object_add(envelope, "action", json_object_new_string(name));
     rc = action_parse(envelope, &ar, &c->err);
-    if (rc != ERR_OK)
-        goto out;
-    rc = request_key(c, &ar, &key);
-    if (rc != ERR_OK)
-        goto out;
-    rc = apply_request(c, &ar, body, strcmp(name, "redo") == 0 ? VIA_REDO : VIA_UNDO, key, &hs);
-out:
-    free(key);
+    if (rc == ERR_OK)
+        rc = submit(c, &ch, &ar, body);
+cleanup:
     action_request_free(&ar);
     json_object_put(envelope);
     return rc;
@@ -607,18 +573,18 @@ out:
 static enum err_code
 handle_actions(struct call *c)
 {
+    struct apply_change ch = {.kind = APPLY_ACTIONS};
     json_object *body = NULL, *name;
     struct action_request ar = {0};
-    char *key = NULL;
     int present;
     enum err_code rc;
 
     rc = read_json_body(c, &body, &present);
     if (rc != ERR_OK)
-        goto out;
+        goto cleanup;
     if (!present) {
         rc = err_fail(&c->err, ERR_BAD_REQUEST, NULL, "an action needs a JSON body");
-        goto out;
+        goto cleanup;
     }
     if (json_object_is_type(body, json_type_object) &&
         json_object_object_get_ex(body, "action", &name) &&
@@ -626,17 +592,12 @@ handle_actions(struct call *c)
         (strcmp(json_object_get_string(name), "undo") == 0 ||
          strcmp(json_object_get_string(name), "redo") == 0)) {
         rc = handle_history(c, json_object_get_string(name), body);
-        goto out;
+        goto cleanup;
     }
     rc = action_parse(body, &ar, &c->err);
-    if (rc != ERR_OK)
-        goto out;
-    rc = request_key(c, &ar, &key);
-    if (rc != ERR_OK)
-        goto out;
-    rc = apply_request(c, &ar, body, VIA_ACTIONS, key, NULL);
-out:
-    free(key);
+    if (rc == ERR_OK)
+        rc = submit(c, &ch, &ar, body);
+cleanup:
     action_request_free(&ar);
     json_object_put(body);
     return rc;
@@ -649,19 +610,18 @@ out:
 static enum err_code
 duplicate(struct call *c)
 {
-    struct store_row src = {0};
-    struct store_entry entry = {0};
-    json_object *body = NULL, *note = NULL;
-    char *source;
+    struct apply_change ch = {.kind = APPLY_DUPLICATE};
+    json_object *body = NULL;
+    char *source = NULL;
     int present;
     enum err_code rc;
 
     rc = read_json_body(c, &body, &present);
     if (rc != ERR_OK)
-        goto out;
+        goto cleanup;
     if (present && !json_object_is_type(body, json_type_object)) {
         rc = err_fail(&c->err, ERR_BAD_REQUEST, "", "the body of a verb must be a JSON object");
-        goto out;
+        goto cleanup;
     }
     if (present) {
         json_object_object_foreach(body, name, val)
@@ -672,43 +632,31 @@ duplicate(struct call *c)
                           "unknown member: duplicate takes an empty object (send an "
                           "idempotency key as Idempotency-Key)");
             free(p);
-            goto out;
+            goto cleanup;
         }
     }
-    rc = store_get(c->api->store, catalog_type_name(c->type), c->id, &src, &c->err);
-    if (rc != ERR_OK)
-        goto out;
-    if (src.deleted) {
-        rc = err_fail(&c->err, ERR_GONE, NULL, "%s %lld was deleted", catalog_type_name(c->type),
-                      (long long)c->id);
-        goto out;
-    }
-    note = json_object_new_object();
     source = api_href(c, c->id, "");
-    json_object_object_add(note, "source", json_object_new_string(source));
-    json_object_object_add(note, "source_version", json_object_new_int64(src.version));
+    ch.source = source;
+    rc = submit(c, &ch, NULL, body);
+cleanup:
     free(source);
-    creation_entry(&entry, "duplicate", src.data, note);
-    rc = create_keyed(c, body, src.data, &entry);
-out:
-    creation_entry_clear(&entry);
-    json_object_put(note);
     json_object_put(body);
-    store_row_clear(&src);
     return rc;
 }
 
 /*
  * POST /{type}/{id}/{verb}: a state transition (204) or a verb such as duplicate (201).
  * An optional JSON body is an envelope without "action" (expected_version, id, data).
+ * A name that is no transition here is still looked up in the transaction, which
+ * answers 404 with the verbs of the resource's state (or 410).
  */
 static enum err_code
 handle_verb(struct call *c, const char *verb)
 {
     const struct catalog_action *act = catalog_type_action(c->type, verb);
+    struct apply_change ch = {.kind = APPLY_VERB};
     json_object *body = NULL;
     struct action_request ar = {0};
-    char *key = NULL;
     int present;
     enum err_code rc;
 
@@ -722,56 +670,35 @@ handle_verb(struct call *c, const char *verb)
         return rc;
     }
     if (act == NULL || catalog_action_kind(act) != CATALOG_TRANSITION) {
-        struct store_row row = {0};
-        rc = store_get(c->api->store, catalog_type_name(c->type), c->id, &row, &c->err);
-        if (rc == ERR_OK && row.deleted)
-            rc = err_fail(&c->err, ERR_GONE, NULL, "%s %lld was deleted",
-                          catalog_type_name(c->type), (long long)c->id);
-        else if (rc == ERR_OK)
-            rc = apply_unknown_action(c, verb, 1, row.state);
-        store_row_clear(&row);
+        single_item(&ar, verb, NULL);
+        rc = submit(c, &ch, &ar, NULL);
+        action_request_free(&ar);
         return rc;
     }
     rc = read_json_body(c, &body, &present);
     if (rc != ERR_OK)
-        goto out;
+        goto cleanup;
     if (!present)
         body = json_object_new_object();
     if (!json_object_is_type(body, json_type_object)) {
         rc = err_fail(&c->err, ERR_BAD_REQUEST, "", "the body of a verb must be a JSON object");
-        goto out;
+        goto cleanup;
     }
     if (json_object_object_get_ex(body, "action", NULL)) {
         rc = err_fail(&c->err, ERR_BAD_REQUEST, "/action", "the verb is named by the path");
-        goto out;
+        goto cleanup;
     }
     json_object_object_add(body, "action", json_object_new_string(verb));
     rc = action_parse(body, &ar, &c->err);
-    if (rc != ERR_OK)
-        goto out;
-    rc = request_key(c, &ar, &key);
-    if (rc != ERR_OK)
-        goto out;
-    rc = apply_request(c, &ar, body, VIA_VERB, key, NULL);
-out:
-    free(key);
+    if (rc == ERR_OK)
+        rc = submit(c, &ch, &ar, body);
+cleanup:
     action_request_free(&ar);
     json_object_put(body);
     return rc;
 }
 
-/* A request of one built-in change (PATCH, DELETE) carrying `data` (borrowed). */
-static void
-builtin_request(struct action_request *ar, enum via via, json_object *data)
-{
-    memset(ar, 0, sizeof(*ar));
-    ar->n = 1;
-    ar->items = xcalloc(1, sizeof(*ar->items));
-    ar->items[0].name = xstrdup(apply_builtin_name(via));
-    ar->items[0].data = json_object_get(data);
-}
-
-/* PATCH has no envelope: ?on_conflict=merge asks for merging (issue 6). */
+/* PATCH has no envelope: ?on_conflict=merge asks for merging. */
 static enum err_code
 patch_merge_option(struct call *c, int *merge)
 {
@@ -793,19 +720,18 @@ patch_merge_option(struct call *c, int *merge)
 static enum err_code
 handle_patch(struct call *c)
 {
+    struct apply_change ch = {0};
     json_object *body = NULL;
     struct action_request ar = {0};
-    char *key = NULL;
     const char *media;
-    enum via via;
     int present;
     enum err_code rc;
 
     if (req_content_type_is(c->req, "application/json-patch+json")) {
-        via = VIA_JSON_PATCH;
+        ch.kind = APPLY_JSON_PATCH;
         media = "application/json-patch+json";
     } else if (req_content_type_is(c->req, "application/merge-patch+json")) {
-        via = VIA_MERGE_PATCH;
+        ch.kind = APPLY_MERGE_PATCH;
         media = "application/merge-patch+json";
     } else {
         c->accept_patch = 1;
@@ -814,21 +740,16 @@ handle_patch(struct call *c)
     }
     rc = read_body_as(c, media, &body, &present);
     if (rc != ERR_OK)
-        goto out;
+        goto cleanup;
     if (!present) {
         rc = err_fail(&c->err, ERR_BAD_REQUEST, NULL, "PATCH needs a body");
-        goto out;
+        goto cleanup;
     }
-    rc = req_idempotency_key(c->req, ACTION_MAX_ID, &key, &c->err);
-    if (rc != ERR_OK)
-        goto out;
-    builtin_request(&ar, via, body);
+    single_item(&ar, apply_builtin_name(ch.kind), body);
     rc = patch_merge_option(c, &ar.merge);
-    if (rc != ERR_OK)
-        goto out;
-    rc = apply_request(c, &ar, body, via, key, NULL);
-out:
-    free(key);
+    if (rc == ERR_OK)
+        rc = submit(c, &ch, &ar, body);
+cleanup:
     action_request_free(&ar);
     json_object_put(body);
     return rc;
@@ -838,17 +759,13 @@ out:
 static enum err_code
 handle_delete(struct call *c)
 {
+    struct apply_change ch = {.kind = APPLY_DELETE};
     struct action_request ar;
-    char *key = NULL;
     enum err_code rc;
 
-    rc = req_idempotency_key(c->req, ACTION_MAX_ID, &key, &c->err);
-    if (rc != ERR_OK)
-        return rc;
-    builtin_request(&ar, VIA_DELETE, NULL);
-    rc = apply_request(c, &ar, NULL, VIA_DELETE, key, NULL);
+    single_item(&ar, apply_builtin_name(ch.kind), NULL);
+    rc = submit(c, &ch, &ar, NULL);
     action_request_free(&ar);
-    free(key);
     return rc;
 }
 
@@ -936,17 +853,43 @@ route(struct call *c)
     return handle_verb(c, r->seg[2]);
 }
 
-/* A problem that lists allowed_actions also links each of them (SPEC 3.2). */
+/*
+ * The links of a problem, from its facts: the log the client missed (a stale change),
+ * the entry in an undo's way, and each action a problem lists as allowed.
+ */
 static void
 add_error_links(struct call *c)
 {
-    json_object *allowed;
+    json_object *links, *allowed, *conflicting;
+    char suffix[96];
 
-    if (c->err.extra == NULL || c->type == NULL || c->id == 0 ||
-        json_object_object_get_ex(c->err.extra, "links", NULL) ||
-        !json_object_object_get_ex(c->err.extra, "allowed_actions", &allowed))
+    if (c->type == NULL || c->id == 0)
         return;
-    err_put(&c->err, "links", api_action_links(c, c->id, allowed));
+    links = json_object_new_object();
+    if (c->missed_since > 0) {
+        snprintf(suffix, sizeof(suffix), "/actions?since=%lld", (long long)c->missed_since);
+        json_object_object_add(links, "missed_actions", api_link(api_href(c, c->id, suffix), NULL));
+    }
+    if (c->err.extra != NULL &&
+        json_object_object_get_ex(c->err.extra, "conflicting_version", &conflicting)) {
+        snprintf(suffix, sizeof(suffix), "/actions?since=%lld&limit=1",
+                 (long long)json_object_get_int64(conflicting) - 1);
+        json_object_object_add(links, "conflicting_entry",
+                               api_link(api_href(c, c->id, suffix), NULL));
+    }
+    if (c->err.extra != NULL &&
+        json_object_object_get_ex(c->err.extra, "allowed_actions", &allowed)) {
+        json_object *actions = api_action_links(c, c->id, allowed);
+        json_object_object_foreach(actions, name, link)
+        {
+            json_object_object_add(links, name, json_object_get(link));
+        }
+        json_object_put(actions);
+    }
+    if (json_object_object_length(links) > 0)
+        err_put(&c->err, "links", links);
+    else
+        json_object_put(links);
 }
 
 void

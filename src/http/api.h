@@ -1,5 +1,5 @@
 /*
- * api.h: the HTTP semantics of actiond (SPEC section 3): routing, authentication,
+ * api.h: the HTTP semantics of actiond (docs/api.md): routing, authentication,
  * preconditions, representations and links. A parsed request goes in, a response
  * comes out; the catalog, the action compiler and the store do the rest.
  */

@@ -203,11 +203,37 @@ invalid:
     return -1;
 }
 
+/* The version an entity tag's opaque text names: 1 to 18 digits, no leading zero (the
+ * form the server writes, so that a strong comparison is a comparison of versions);
+ * 0 when it names none. */
+static int64_t
+tag_version(const char *tag, size_t n)
+{
+    int64_t v = 0;
+    size_t i;
+
+    if (n == 0 || n > 18 || tag[0] == '0')
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (tag[i] < '0' || tag[i] > '9')
+            return 0;
+        v = v * 10 + (tag[i] - '0');
+    }
+    return v;
+}
+
+int
+req_etag_is_any(const char *header)
+{
+    while (*header == ' ' || *header == '\t')
+        header++;
+    return header[0] == '*' && header[strspn(header + 1, " \t") + 1] == '\0';
+}
+
 int64_t
 req_etag_version(const char *header, int weak)
 {
-    int64_t v = 0;
-    size_t i, n;
+    size_t n;
 
     while (*header == ' ' || *header == '\t')
         header++;
@@ -216,36 +242,24 @@ req_etag_version(const char *header, int weak)
     n = strlen(header);
     while (n > 0 && (header[n - 1] == ' ' || header[n - 1] == '\t'))
         n--;
-    /* at most 18 digits: no overflow, and ids and versions never get that long */
-    if (n < 3 || n > 20 || header[0] != '"' || header[n - 1] != '"')
+    if (n < 3 || header[0] != '"' || header[n - 1] != '"')
         return 0;
-    for (i = 1; i < n - 1; i++) {
-        if (header[i] < '0' || header[i] > '9')
-            return 0;
-        v = v * 10 + (header[i] - '0');
-    }
-    return v;
+    return tag_version(header + 1, n - 2);
 }
 
-int
-req_etag_matches(const char *header, int64_t version, int weak)
+/*
+ * Walks an entity-tag list, calling `each` with every tag's opaque text and whether it
+ * is weak, until `each` returns nonzero. Returns -1 when the list is malformed, else
+ * what the last call returned (0 when there was none).
+ */
+static int
+each_etag(const char *header, int (*each)(const char *tag, size_t n, int weak, void *arg),
+          void *arg)
 {
     const char *p = header;
-    char want[32];
-    size_t wlen;
+    int stop = 0;
 
-    if (header == NULL)
-        return 0;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p == '*') {
-        const char *q = p + 1;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        return *q == '\0';
-    }
-    wlen = (size_t)snprintf(want, sizeof(want), "%lld", (long long)version);
-    while (*p != '\0') {
+    while (*p != '\0' && !stop) {
         int is_weak = 0;
         const char *tag, *close;
         while (*p == ' ' || *p == '\t' || *p == ',')
@@ -257,16 +271,67 @@ req_etag_matches(const char *header, int64_t version, int weak)
             p += 2;
         }
         if (*p != '"')
-            return 0;
+            return -1;
         tag = p + 1;
         close = strchr(tag, '"');
         if (close == NULL)
-            return 0;
-        if ((size_t)(close - tag) == wlen && memcmp(tag, want, wlen) == 0 && (weak || !is_weak))
-            return 1;
+            return -1;
+        stop = each(tag, (size_t)(close - tag), is_weak, arg);
         p = close + 1;
     }
+    return stop;
+}
+
+struct etag_match {
+    int64_t version;
+    int weak;
+};
+
+static int
+tag_matches(const char *tag, size_t n, int weak, void *arg)
+{
+    const struct etag_match *m = arg;
+
+    return (m->weak || !weak) && tag_version(tag, n) == m->version;
+}
+
+int
+req_etag_matches(const char *header, int64_t version, int weak)
+{
+    struct etag_match m = {version, weak};
+
+    if (header == NULL)
+        return 0;
+    if (req_etag_is_any(header))
+        return 1;
+    return version > 0 && each_etag(header, tag_matches, &m) == 1;
+}
+
+struct etag_list {
+    int64_t *out;
+    size_t max;
+    size_t n;
+};
+
+static int
+collect_tag(const char *tag, size_t n, int weak, void *arg)
+{
+    struct etag_list *l = arg;
+    int64_t v = weak ? 0 : tag_version(tag, n);
+
+    if (v > 0 && l->n < l->max)
+        l->out[l->n++] = v;
     return 0;
+}
+
+size_t
+req_etag_versions(const char *header, int64_t *out, size_t max)
+{
+    struct etag_list l = {out, max, 0};
+
+    if (each_etag(header, collect_tag, &l) < 0)
+        return 0;
+    return l.n;
 }
 
 char *

@@ -85,6 +85,16 @@ int req_query_param(const struct req *r, const char *name, const char **value, s
  */
 int req_etag_matches(const char *header, int64_t version, int weak);
 
+/* 1 when an If-Match or If-None-Match value is the wildcard "*". */
+int req_etag_is_any(const char *header);
+
+/*
+ * The versions named by the strong entity tags of a list, in order, at most `max`
+ * into `out`; returns how many. Weak tags and tags that are not a version (digits
+ * without a leading zero) name none. A malformed list names none at all.
+ */
+size_t req_etag_versions(const char *header, int64_t *out, size_t max);
+
 /*
  * The version N when `header` is exactly one entity tag "N" (with `weak`, W/"N" as
  * well), else 0: what a request can be checked against before the resource is read.

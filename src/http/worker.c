@@ -352,7 +352,7 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
     resp_init(&resp);
     sbuf_init(&out);
     if (sources_open(&src, shared_fd, own_fd) < 0)
-        goto out;
+        goto cleanup;
     for (;;) {
         struct source *c = wait_for_work(&src);
         if (c == NULL) {
@@ -374,7 +374,7 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
         if (handled >= TRIM_AFTER_BYTES)
             malloc_trim(0);
     }
-out:
+cleanup:
     sources_close(&src);
     resp_free(&resp);
     sbuf_free(&out);
@@ -639,7 +639,7 @@ supervise(const struct config *cfg, const struct catalog *cat, struct sockets *s
     table.kids = malloc((size_t)cfg->workers * sizeof(pid_t));
     table.born = calloc((size_t)cfg->workers, sizeof(double));
     if (table.kids == NULL || table.born == NULL)
-        goto done;
+        goto cleanup;
     for (i = 0; i < cfg->workers; i++)
         table.kids[i] = -1;
     install_stop_handler(on_stop_signal);
@@ -664,7 +664,7 @@ supervise(const struct config *cfg, const struct catalog *cat, struct sockets *s
         }
     }
     stop_children(table.kids, cfg->workers);
-done:
+cleanup:
     free(table.kids);
     free(table.born);
     table.kids = NULL;
@@ -684,15 +684,15 @@ worker_run(const struct config *cfg, const struct catalog *cat)
     }
     socks.shared = open_listener(cfg);
     if (socks.shared < 0)
-        goto done;
+        goto cleanup;
     if (open_own_sockets(cfg, &socks) < 0)
-        goto done;
+        goto cleanup;
     if (cfg->pid_file != NULL)
         write_pid_file(cfg->pid_file);
     rc = cfg->workers > 0 ? supervise(cfg, cat, &socks) : serve(cfg, cat, socks.shared, -1);
     if (cfg->pid_file != NULL)
         unlink(cfg->pid_file);
-done:
+cleanup:
     close_own_sockets(cfg, &socks);
     if (socks.shared >= 0 && is_unix_path(cfg->listen))
         unlink(cfg->listen);

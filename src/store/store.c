@@ -1,6 +1,6 @@
 /*
  * store.c: resources, the action log and tokens in PostgreSQL, behind one libpq
- * connection per process (SPEC sections 2, 4 and 6). Every statement is prepared once
+ * connection per process. Every statement is prepared once
  * per connection and run with text parameters. Statements that belong together go out
  * as one libpq pipeline, so they cost one network round trip: an action is two
  * statements in two round trips (the row lock; the update with the log row), a
@@ -191,7 +191,7 @@ enum call_kind {
     CALL_SESSION  /* STORE_SESSION_SQL, once per connection */
 };
 
-struct call {
+struct stmt_call {
     enum call_kind kind;
     enum stmt st;
     int nparams;
@@ -212,16 +212,18 @@ static void drop_conn(struct store *s);
 static int conn_alive(PGconn *c);
 static enum err_code store_connect(struct store *s, struct err *err);
 static enum err_code ensure_conn(struct store *s, struct err *err);
-static const char *call_name(const struct call *k);
-static int send_call(PGconn *c, const struct call *k);
-static size_t pipeline(struct store *s, const struct call *calls, size_t n, PGresult **res,
+static const char *call_name(const struct stmt_call *k);
+static int send_call(PGconn *c, const struct stmt_call *k);
+static size_t pipeline(struct store *s, const struct stmt_call *calls, size_t n, PGresult **res,
                        enum pipe_end end);
 static int end_pipeline(PGconn *c);
-static size_t run(struct store *s, const struct call *calls, size_t n, PGresult **res,
+static size_t run(struct store *s, const struct stmt_call *calls, size_t n, PGresult **res,
                   int may_retry, enum pipe_end end);
 static void clear_results(PGresult **res, size_t n);
 static int transient(const char *sqlstate);
-static enum err_code fail(struct store *s, const struct call *k, const PGresult *r,
+static int run_in_txn_or_alone(struct store *s, const struct stmt_call *k, PGresult **res,
+                               struct err *err);
+static enum err_code fail(struct store *s, const struct stmt_call *k, const PGresult *r,
                           struct err *err);
 static int key_taken(const PGresult *r);
 static enum err_code not_found(struct err *err, const char *type, int64_t id);
@@ -308,7 +310,7 @@ static enum err_code
 store_connect(struct store *s, struct err *err)
 {
     const char *keys[5], *vals[5];
-    struct call calls[1 + ST_COUNT];
+    struct stmt_call calls[1 + ST_COUNT];
     PGresult *res[1 + ST_COUNT];
     size_t n = 0, bad;
     int k = 0, i;
@@ -338,9 +340,9 @@ store_connect(struct store *s, struct err *err)
     }
     PQsetNoticeProcessor(s->conn, store_notice, NULL);
 
-    calls[n++] = (struct call){CALL_SESSION, ST_COUNT, 0, NULL, PGRES_TUPLES_OK};
+    calls[n++] = (struct stmt_call){CALL_SESSION, ST_COUNT, 0, NULL, PGRES_TUPLES_OK};
     for (i = 0; i < ST_COUNT; i++)
-        calls[n++] = (struct call){CALL_PREPARE, (enum stmt)i, 0, NULL, PGRES_COMMAND_OK};
+        calls[n++] = (struct stmt_call){CALL_PREPARE, (enum stmt)i, 0, NULL, PGRES_COMMAND_OK};
     bad = pipeline(s, calls, n, res, PIPE_SYNC);
     if (bad < n)
         rc = fail(s, &calls[bad], res[bad], err);
@@ -377,14 +379,14 @@ ensure_conn(struct store *s, struct err *err)
 }
 
 static const char *
-call_name(const struct call *k)
+call_name(const struct stmt_call *k)
 {
     return k->kind == CALL_SESSION ? "session" : stmts[k->st].name;
 }
 
 /* Queues one call on a connection in pipeline mode; 0 when libpq refuses. */
 static int
-send_call(PGconn *c, const struct call *k)
+send_call(PGconn *c, const struct stmt_call *k)
 {
     if (k->kind == CALL_PREPARE)
         return PQsendPrepare(c, stmts[k->st].name, stmts[k->st].sql, 0, NULL);
@@ -408,7 +410,8 @@ send_call(PGconn *c, const struct call *k)
  * returned.
  */
 static size_t
-pipeline(struct store *s, const struct call *calls, size_t n, PGresult **res, enum pipe_end end)
+pipeline(struct store *s, const struct stmt_call *calls, size_t n, PGresult **res,
+         enum pipe_end end)
 {
     PGconn *c = s->conn;
     PGresult *r;
@@ -471,7 +474,7 @@ end_pipeline(PGconn *c)
  * a transaction, which ensure_conn() guarantees for every caller that sets it.
  */
 static size_t
-run(struct store *s, const struct call *calls, size_t n, PGresult **res, int may_retry,
+run(struct store *s, const struct stmt_call *calls, size_t n, PGresult **res, int may_retry,
     enum pipe_end end)
 {
     size_t bad = pipeline(s, calls, n, res, end);
@@ -482,6 +485,26 @@ run(struct store *s, const struct call *calls, size_t n, PGresult **res, int may
     if (store_connect(s, NULL) != ERR_OK)
         return 0;
     return pipeline(s, calls, n, res, end);
+}
+
+/*
+ * One call inside the transaction store_lock opened, which stays open (a Flush; a lost
+ * connection took the transaction with it, so nothing is retried), or, with none open,
+ * as a transaction of its own (a Sync; retried once on a new connection). Returns 1
+ * when the call succeeded, else 0 with `err` filled (and any transaction rolled back).
+ */
+static int
+run_in_txn_or_alone(struct store *s, const struct stmt_call *k, PGresult **res, struct err *err)
+{
+    int in_txn = s->in_txn;
+
+    if (!in_txn && ensure_conn(s, err) != ERR_OK)
+        return 0;
+    if (run(s, k, 1, res, !in_txn, in_txn ? PIPE_FLUSH : PIPE_SYNC) == 1)
+        return 1;
+    fail(s, k, *res, err);
+    store_rollback(s);
+    return 0;
 }
 
 static void
@@ -520,7 +543,7 @@ transient(const char *sqlstate)
  * ERR_INTERNAL otherwise; both logged as one line with the SQLSTATE.
  */
 static enum err_code
-fail(struct store *s, const struct call *k, const PGresult *r, struct err *err)
+fail(struct store *s, const struct stmt_call *k, const PGresult *r, struct err *err)
 {
     const char *state = NULL, *msg;
 
@@ -788,7 +811,7 @@ store_ready(struct store *s, struct err *err)
 enum err_code
 store_ping(struct store *s, struct err *err)
 {
-    struct call k = {CALL_EXEC, ST_PING, 0, NULL, PGRES_TUPLES_OK};
+    struct stmt_call k = {CALL_EXEC, ST_PING, 0, NULL, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     enum err_code rc;
 
@@ -805,7 +828,7 @@ enum err_code
 store_token_actor(struct store *s, const char *hash_hex, char **actor, struct err *err)
 {
     const char *vals[1] = {hash_hex};
-    struct call k = {CALL_EXEC, ST_TOKEN, 1, vals, PGRES_TUPLES_OK};
+    struct stmt_call k = {CALL_EXEC, ST_TOKEN, 1, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     enum err_code rc;
 
@@ -830,7 +853,7 @@ store_create(struct store *s, const char *type, json_object *data, const char *s
 {
     struct params own = {0};
     const char *vals[13];
-    struct call k = {CALL_EXEC, ST_CREATE, 13, vals, PGRES_TUPLES_OK};
+    struct stmt_call k = {CALL_EXEC, ST_CREATE, 13, vals, PGRES_TUPLES_OK};
     int keyed = idem != NULL && idem->key != NULL;
     PGresult *res = NULL;
     enum err_code rc;
@@ -859,7 +882,6 @@ store_create(struct store *s, const char *type, json_object *data, const char *s
         if (key_taken(res)) {
             rc = err_fail(err, ERR_CONFLICT, NULL,
                           "a request with this idempotency key is being applied; retry later");
-            err_set_slug(err, "idempotency-key-in-use");
         } else {
             rc = fail(s, &k, res, err);
         }
@@ -886,7 +908,7 @@ read_one(struct store *s, const char *type, int64_t id, int64_t unless_version, 
 {
     struct params own = {0};
     const char *vals[3];
-    struct call k = {CALL_EXEC, ST_READ, 3, vals, PGRES_TUPLES_OK};
+    struct stmt_call k = {CALL_EXEC, ST_READ, 3, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     enum err_code rc;
 
@@ -932,7 +954,7 @@ store_version(struct store *s, const char *type, int64_t id, int64_t *version, i
 {
     struct params own = {0};
     const char *vals[2];
-    struct call k = {CALL_EXEC, ST_VERSION, 2, vals, PGRES_TUPLES_OK};
+    struct stmt_call k = {CALL_EXEC, ST_VERSION, 2, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     enum err_code rc;
 
@@ -962,7 +984,7 @@ store_list(struct store *s, const char *type, int64_t after, int limit, struct s
 {
     struct params own = {0};
     const char *vals[3];
-    struct call k = {CALL_EXEC, ST_LIST, 3, vals, PGRES_TUPLES_OK};
+    struct stmt_call k = {CALL_EXEC, ST_LIST, 3, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     struct store_row *out = NULL;
     size_t i, count = 0;
@@ -1054,7 +1076,7 @@ store_log(struct store *s, int64_t id, int64_t since, int limit, struct sbuf *ou
     };
     struct params own = {0};
     const char *vals[3];
-    struct call k = {CALL_EXEC, ST_LOG, 3, vals, PGRES_TUPLES_OK};
+    struct stmt_call k = {CALL_EXEC, ST_LOG, 3, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     int i, ntuples;
     size_t m;
@@ -1131,12 +1153,13 @@ store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
 {
     struct params own = {0};
     const char *vals[3], *tvals[3];
-    struct call calls[2] = {
+    struct stmt_call calls[2] = {
         {CALL_EXEC, ST_LOCK, 3, vals, PGRES_TUPLES_OK},
         {CALL_EXEC, ST_TOUCHES, 3, tvals, PGRES_TUPLES_OK},
     };
     PGresult *res[2] = {NULL, NULL};
     size_t ncalls = touches != NULL ? 2 : 1, bad;
+    int stale = 0;
     enum err_code rc;
 
     memset(out, 0, sizeof(*out));
@@ -1167,14 +1190,15 @@ store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
             rc = not_found(err, type, id);
             goto cleanup;
         }
-        /* absent, or at another version: an unlocked read tells which */
+        /* absent, or at another version: an unlocked read tells which, and the caller
+         * gets that row with the conflict */
         rc = store_get(s, type, id, out, err);
         if (rc == ERR_OK) {
             rc = err_fail(err, ERR_CONFLICT, NULL, "%s %lld is not at version %lld", type,
                           (long long)id, (long long)only_version);
-            err_set_slug(err, "stale-version");
+            stale = 1;
         }
-        goto done;
+        goto cleanup;
     }
     rc = read_row(res[0], 0, out, err);
     if (rc == ERR_OK)
@@ -1183,13 +1207,12 @@ store_lock(struct store *s, const char *type, int64_t id, int64_t only_version,
         rc = read_touches(res[1], touches, err);
 
 cleanup:
-    if (rc != ERR_OK) {
+    if (rc != ERR_OK && !stale) {
         store_rollback(s);
         store_row_clear(out);
         free(*txn_time);
         *txn_time = NULL;
     }
-done:
     clear_results(res, 2);
     params_free(&own);
     return rc;
@@ -1200,16 +1223,14 @@ store_find_key(struct store *s, const char *actor, const char *key, int *found,
                struct store_replay *out, struct err *err)
 {
     const char *vals[2] = {actor, key};
-    struct call k = {CALL_EXEC, ST_FIND_KEY, 2, vals, PGRES_TUPLES_OK};
+    struct stmt_call k = {CALL_EXEC, ST_FIND_KEY, 2, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     enum err_code rc = ERR_OK;
 
     *found = 0;
     memset(out, 0, sizeof(*out));
-    /* Inside the caller's transaction: a lost connection took the transaction with it,
-     * so there is nothing to retry on a new one. */
-    if (run(s, &k, 1, &res, 0, PIPE_FLUSH) != 1) {
-        rc = fail(s, &k, res, err);
+    if (!run_in_txn_or_alone(s, &k, &res, err)) {
+        rc = err->code;
         goto cleanup;
     }
     if (PQntuples(res) == 0)
@@ -1236,7 +1257,7 @@ store_entries(struct store *s, int64_t id, int64_t from, int64_t to, struct stor
 {
     struct params own = {0};
     const char *vals[3];
-    struct call k = {CALL_EXEC, ST_ENTRIES, 3, vals, PGRES_TUPLES_OK};
+    struct stmt_call k = {CALL_EXEC, ST_ENTRIES, 3, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     struct store_logent *list = NULL;
     int i, ntuples = 0;
@@ -1247,9 +1268,8 @@ store_entries(struct store *s, int64_t id, int64_t from, int64_t to, struct stor
     vals[0] = int_param(&own, id);
     vals[1] = int_param(&own, from);
     vals[2] = int_param(&own, to);
-    /* Inside the caller's transaction: nothing to retry on a new connection. */
-    if (run(s, &k, 1, &res, 0, PIPE_FLUSH) != 1) {
-        rc = fail(s, &k, res, err);
+    if (!run_in_txn_or_alone(s, &k, &res, err)) {
+        rc = err->code;
         goto cleanup;
     }
     ntuples = PQntuples(res);
@@ -1311,7 +1331,7 @@ store_stack_top(struct store *s, int64_t id, int64_t top, const char *actor,
 {
     struct params own = {0};
     const char *vals[4];
-    struct call k = {CALL_EXEC, ST_STACK_TOP, 4, vals, PGRES_TUPLES_OK};
+    struct stmt_call k = {CALL_EXEC, ST_STACK_TOP, 4, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     enum err_code rc = ERR_OK;
 
@@ -1373,7 +1393,7 @@ write_row(struct store *s, const struct store_row *row, const char *data_text,
     enum { ROW_PARAMS = 7, ENTRY_PARAMS = 17, WRITE_PARAMS = ROW_PARAMS + ENTRY_PARAMS + 1 };
     struct params own = {0};
     const char **vals = NULL, **v;
-    struct call *calls = NULL;
+    struct stmt_call *calls = NULL;
     PGresult **res = NULL;
     size_t i, bad;
     int64_t first = row->version - (int64_t)n + 1;
@@ -1395,12 +1415,12 @@ write_row(struct store *s, const struct store_row *row, const char *data_text,
     vals[6] = int_param(&own, row->redo_top);
     entry_params(&own, vals + ROW_PARAMS, &entries[0], first, actor, idem);
     vals[WRITE_PARAMS - 1] = int_param(&own, first - 1);
-    calls[0] = (struct call){CALL_EXEC, ST_WRITE, WRITE_PARAMS, vals, PGRES_TUPLES_OK};
+    calls[0] = (struct stmt_call){CALL_EXEC, ST_WRITE, WRITE_PARAMS, vals, PGRES_TUPLES_OK};
     for (i = 1; i < n; i++) {
         v = vals + WRITE_PARAMS + (1 + ENTRY_PARAMS) * (i - 1);
         v[0] = id;
         entry_params(&own, v + 1, &entries[i], first + (int64_t)i, actor, NULL);
-        calls[i] = (struct call){CALL_EXEC, ST_APPEND, 1 + ENTRY_PARAMS, v, PGRES_COMMAND_OK};
+        calls[i] = (struct stmt_call){CALL_EXEC, ST_APPEND, 1 + ENTRY_PARAMS, v, PGRES_COMMAND_OK};
     }
 
     /* Never retried: if the connection drops once it is sent, the outcome is unknown
@@ -1412,7 +1432,6 @@ write_row(struct store *s, const struct store_row *row, const char *data_text,
              * see it yet); it is a retry in flight, not a failure of the store. */
             rc = err_fail(err, ERR_CONFLICT, NULL,
                           "a request with this idempotency key is being applied; retry later");
-            err_set_slug(err, "idempotency-key-in-use");
         } else {
             rc = fail(s, &calls[bad], res[bad], err);
         }
@@ -1470,7 +1489,6 @@ store_write_at(struct store *s, const struct store_row *row, const char *data_te
     if (rc == ERR_OK && !written) {
         rc = err_fail(err, ERR_CONFLICT, NULL, "resource %lld is not at version %lld",
                       (long long)row->id, (long long)(row->version - 1));
-        err_set_slug(err, "stale-version");
     }
     return rc;
 }

@@ -120,7 +120,7 @@ enum err_code store_token_actor(struct store *s, const char *hash_hex, char **ac
 /*
  * Inserts a resource of `type` at version 1 owned by `actor` with `data` and `state`,
  * and its creation log entry (version 1, carrying `idem` when it is not NULL) in one
- * transaction. Fills *out. ERR_CONFLICT (slug "idempotency-key-in-use") when the key
+ * transaction. Fills *out. ERR_CONFLICT when the key
  * was taken concurrently.
  */
 enum err_code store_create(struct store *s, const char *type, json_object *data, const char *state,
@@ -164,7 +164,7 @@ enum err_code store_log(struct store *s, int64_t id, int64_t since, int limit, s
 
 /*
  * The log entries after version `after`, at most `limit`, with only version, touches
- * and has_touches filled: what a merging request checks for overlap (issue 6). The
+ * and has_touches filled: what a merging request checks for overlap. The
  * caller sets `after` and `limit`; `ents` is owned (store_touches_clear).
  */
 struct store_touches {
@@ -183,7 +183,7 @@ void store_touches_clear(struct store_touches *t);
  * there is no such resource of `type`. The caller ends the transaction with
  * store_commit or store_rollback.
  * With `only_version` > 0, a resource at another version is neither locked nor waited
- * for: ERR_CONFLICT (slug "stale-version", transaction ended) with *out filled from an
+ * for: ERR_CONFLICT (transaction ended) with *out filled from an
  * unlocked read, so the caller can tell the client what the version is now.
  * With `touches` (else NULL), the same round trip reads them too, under the lock: a
  * merging request that names its base version gets what it missed without another
@@ -194,7 +194,8 @@ enum err_code store_lock(struct store *s, const char *type, int64_t id, int64_t 
                          struct err *err);
 
 /*
- * Inside the transaction: the stored first response for (actor, key), if any.
+ * The stored first response for (actor, key), if any: inside store_lock's transaction
+ * (which stays open), or on its own.
  * ERR_OK with *found = 1 and *out filled, or *found = 0.
  */
 enum err_code store_find_key(struct store *s, const char *actor, const char *key, int *found,
@@ -206,7 +207,7 @@ enum err_code store_find_key(struct store *s, const char *actor, const char *key
  * row->version by `actor` (the first one carrying `idem` when given), and commits.
  * `data_text` is row->data's JSON text (jsonp_str), which the caller needs for its
  * response too, so the document is serialised once.
- * ERR_CONFLICT (slug "idempotency-key-in-use") when the key was taken concurrently.
+ * ERR_CONFLICT when the key was taken concurrently.
  */
 enum err_code store_commit(struct store *s, const struct store_row *row, const char *data_text,
                            const struct store_entry *entries, size_t n, const char *actor,
@@ -217,7 +218,7 @@ enum err_code store_commit(struct store *s, const struct store_row *row, const c
  * log entry `entry` in a single statement that is its own transaction, one round trip,
  * provided the stored row is still at version row->version - 1, the version the caller
  * compiled the entry against from a document it kept (cache.h). *applied_at gets the
- * entry's time (malloc'd, or NULL on failure). ERR_CONFLICT (slug "stale-version") when
+ * entry's time (malloc'd, or NULL on failure). ERR_CONFLICT when
  * the row is at another version or gone: nothing was written, and the caller starts
  * over with store_lock.
  */
@@ -226,7 +227,8 @@ enum err_code store_write_at(struct store *s, const struct store_row *row, const
                              struct err *err);
 
 /*
- * Inside the transaction: the log entries of resource `id` with versions from..to,
+ * The log entries of resource `id` with versions from..to (inside store_lock's
+ * transaction, which stays open, or on their own),
  * in order, as a malloc'd array of *n (release with store_logent_free).
  */
 enum err_code store_entries(struct store *s, int64_t id, int64_t from, int64_t to,
