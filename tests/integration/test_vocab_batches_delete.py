@@ -1,4 +1,4 @@
-"""test_vocab_batches_delete.py: batches, deletion and listing (issue 3).
+"""test_vocab_batches_delete.py: batches, deletion and listing.
 
 A batch {"expected_version": V, "actions": [...]} applies all or nothing, in order,
 one version per action; a failure answers failed_index and a pointer under
