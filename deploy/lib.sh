@@ -261,7 +261,8 @@ ad_pg_configure() {
         printf "unix_socket_directories = '%s'\n" "$state/run"
         printf 'unix_socket_permissions = 0700\n'
         # Every log append after a checkpoint writes its key's leaf page whole, one per
-        # resource written; compressed they take about 40% less WAL (docs/performance.md)
+        # resource written; compressed they take about 40% less WAL (docs/performance.md,
+        # "Settings the measurements chose")
         printf 'wal_compression = lz4\n'
         if [ "${AD_PG_FAST:-0}" = 1 ]; then
             printf '# a throw-away test cluster: durability is not needed\n'
@@ -274,7 +275,8 @@ ad_pg_configure() {
 # glibc's allocator settings for the cluster's processes. By default a backend gives
 # the top of its heap back to the kernel whenever 128 KB of it are free, and an
 # action's statement takes and frees about that much: four brk calls per transaction,
-# each shrink a TLB flush on every CPU (docs/performance.md, "2026-12-04, evening").
+# each shrink a TLB flush on every CPU (docs/performance.md, "Settings the measurements
+# chose").
 # AD_PG_MALLOC overrides it; empty keeps glibc's defaults.
 AD_PG_MALLOC_DEFAULT=glibc.malloc.trim_threshold=8388608:glibc.malloc.mmap_threshold=4194304
 

@@ -1,5 +1,5 @@
 -- 001_core.sql: actiond's tables, the worker's role and the append-only action log
--- (SPEC sections 2 and 4). Run by `actionctl migrate` as actiond_owner inside one
+-- (docs/database.md). Run by `actionctl migrate` as actiond_owner inside one
 -- transaction; it must not contain transaction control of its own.
 --
 -- Two roles: actiond_owner owns every object and runs migrations; actiond_app is what
@@ -84,7 +84,7 @@ CREATE TABLE IF NOT EXISTS action_log (
     CHECK (idempotency_key IS NULL OR fingerprint IS NOT NULL)
 );
 
--- Idempotency keys are scoped to the actor (SPEC 3.1). Unique, so two concurrent first
+-- Idempotency keys are scoped to the actor (docs/api.md). Unique, so two concurrent first
 -- requests with one key cannot both be applied: the second insert fails and the worker
 -- answers 409. Partial, so unkeyed actions cost no index entry here.
 -- store.c recognises this index by name: keep the name.

@@ -1,5 +1,5 @@
 -- 003_audit.sql: tamper evidence for the action log, and auditing in plain SQL
--- (SPEC section 4; docs/database.md, "The hash chain" and "Auditing in SQL").
+-- (docs/database.md, "The hash chain" and "Auditing in SQL").
 --
 -- Every log row carries prev_hash, the hash of the row before it in its resource's
 -- history (version - 1), and hash, a SHA-256 over prev_hash and the row's own content.

@@ -1,5 +1,5 @@
--- 004_merge.sql: what merging a stale action over later ones needs (issue 6,
--- docs/merge.md). Every entry records what it touched, semantically; a merged entry
+-- 004_merge.sql: what merging a stale action over later ones needs
+-- (docs/merge.md). Every entry records what it touched, semantically; a merged entry
 -- records the version its client had seen and the entries it was merged over.
 
 ALTER TABLE action_log ADD COLUMN IF NOT EXISTS touches jsonb;

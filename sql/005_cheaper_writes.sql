@@ -1,5 +1,5 @@
 -- 005_cheaper_writes.sql: the same hashes and the same documents, for less database CPU
--- per action (docs/performance.md, "2026-12-03: database instructions per write").
+-- per action (docs/performance.md, "Settings the measurements chose").
 --
 -- 1. action_log_row_hash (003) keeps its serialisation byte for byte, but each value's
 --    text is now computed once and the length prefixes come from one loop. The old body

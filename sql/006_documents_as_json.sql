@@ -1,5 +1,5 @@
 -- 006_documents_as_json.sql: a resource's document is stored as json, the text the
--- worker wrote, instead of jsonb (docs/performance.md, "2026-12-05: documents as text").
+-- worker wrote, instead of jsonb (docs/performance.md, "Settings the measurements chose").
 --
 -- PostgreSQL never looks inside a document: the worker parses it, applies the action
 -- and writes the whole new text back, and a GET sends the stored text as it is. As

@@ -1,6 +1,6 @@
 -- bench/pgbench/action.sql: the database ceiling for one action, as pgbench runs it.
--- The statements are those of src/store.c for update_crop_keyframe (ST_LOCK, and the
--- two halves of ST_WRITE, which the worker runs as one statement in an implicit
+-- The statements are the worker's for update_crop_keyframe (the store's ST_LOCK, and
+-- the two halves of its ST_WRITE, which the worker runs as one statement in an implicit
 -- transaction), written the plain way, one round trip each: BEGIN; lock and read the
 -- row; write the document and version back; append the log row (its BEFORE INSERT
 -- trigger, the hash chain, fires as for the worker); COMMIT. bench/run derives the
@@ -12,8 +12,8 @@
 -- has (read by the locking SELECT), so the document written back unchanged is what
 -- replaying the log gives and `actionctl verify` passes after a run.
 -- Variables (pgbench -D): minid, maxid (the clip ids), ctype, actor, tgt (the target),
--- fwd1 (the patch up to its value) and touches. bench/run warns when src/store.c's
--- statements name other columns than these.
+-- fwd1 (the patch up to its value) and touches. tests/integration/test_bench_sql.py
+-- fails when the store's statements name other columns than these.
 \set cid random(:minid, :maxid)
 BEGIN;
 SELECT id AS rid, type AS rtype, version AS v, data AS doc, state AS rstate, owner AS rowner,

@@ -1,12 +1,12 @@
-"""merge_util.py: what the merge tests (issue 6) share: sending stale actions with
+"""merge_util.py: what the merge tests share: sending stale actions with
 on_conflict, checking the 409 merge-conflict problem, and a small independent Python
 model of the clip operations and of their semantic touches, so a test can predict what
 the server must accept, refuse, and end up with.
 
 Python 3 standard library only.
 
-The touch model follows the rule of issue 6, written here without looking at the
-server's representation of touches:
+The touch model follows the overlap rule of docs/merge.md, written here without looking
+at the server's representation of touches:
   - a touch is (kind, path) with kind "w" (write), "r" (read) or "add" (set addition)
     and path a tuple of tokens; a token is a member name (str) or a keyed element
     Key(name, value), so a keyframe is named by its frame, never by its position;

@@ -1,4 +1,4 @@
-"""test_action_log.py: the action log (SPEC section 4). Reading it through the API
+"""test_action_log.py: the action log (docs/api.md, "The action log"). Reading it through the API
 (paging, order, members), replaying it to the current document, and its append-only
 guarantee: neither the application role nor the owner can UPDATE, DELETE or TRUNCATE
 it."""

@@ -1,4 +1,4 @@
-"""test_apache.py: the same workers behind Apache httpd's mod_proxy_fcgi (SPEC 6), with
+"""test_apache.py: the same workers behind Apache httpd's mod_proxy_fcgi, with
 deploy/apache-actiond.conf.in: routing, the mount in links and Location, the bearer
 token, preconditions and problem bodies all arrive as they do through nginx."""
 

@@ -1,4 +1,4 @@
-"""test_audit.py: tamper evidence and auditing in SQL (SPEC 4, issue 4; sql/003_audit.sql).
+"""test_audit.py: tamper evidence and auditing in SQL (docs/database.md; sql/003_audit.sql).
 
 Every log row is chained by hash as it is written, whoever writes it, and the hash
 covers each recorded field; the workers' role cannot choose a hash; actiond_auditor

@@ -1,5 +1,5 @@
-"""test_clip_actions.py: the clip keyframe examples of SPEC section 5, sent with exactly
-the payloads the SPEC shows (plus expected_version), and what each one does to the
+"""test_clip_actions.py: the clip keyframe actions of the shipped catalog, sent with the
+payloads a client writes (plus expected_version), and what each one does to the
 document. Keyframes stay sorted by frame."""
 
 import unittest

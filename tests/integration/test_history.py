@@ -1,7 +1,8 @@
-"""test_history.py: undo and redo (SPEC 3, issue 4). Every kind of change undoes back to
-the byte-identical document (canonical JSON) and redoes forward again; a new change
-clears the redo stack; an actor-scoped undo refuses to overwrite someone else's later
-change and goes ahead when they changed something else; history is only appended."""
+"""test_history.py: undo and redo (docs/api.md, "Undo and redo"). Every kind of change
+undoes back to the byte-identical document (canonical JSON) and redoes forward again; a
+new change clears the redo stack; an actor-scoped undo refuses to overwrite someone
+else's later change and goes ahead when they changed something else; history is only
+appended."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""test_idempotency.py: SPEC 3.1's retry safety. The same key (the envelope's "id" or the
+"""test_idempotency.py: retry safety. The same key (the envelope's "id" or the
 Idempotency-Key header, quoted or bare) with the same action replays the first result
 with Idempotent-Replayed: true and appends nothing; the same key with another request
 answers 422; keys belong to the actor who sent them."""

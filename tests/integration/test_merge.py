@@ -1,4 +1,4 @@
-"""test_merge.py: merging instead of rejecting (issue 6). With "on_conflict": "merge" a
+"""test_merge.py: merging instead of rejecting (docs/merge.md). With "on_conflict": "merge" a
 stale expected_version (or If-Match) still applies when nothing applied since touched
 what the action touches, and answers 409 merge-conflict, changing nothing, when
 something did. Touches are semantic: a keyframe is named by its frame, not by where it

@@ -1,4 +1,4 @@
-"""test_merge_basic.py: the lead's smoke test of merging (issue 6): disjoint keyframe
+"""test_merge_basic.py: a smoke test of merging (docs/merge.md): disjoint keyframe
 edits from one stale version both land; the same keyframe's x from one version does
 not; a keyed update lands on its keyframe though an insert shifted the array."""
 

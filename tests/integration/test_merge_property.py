@@ -1,4 +1,4 @@
-"""test_merge_property.py: a property test of merging (issue 6). Several simulated
+"""test_merge_property.py: a property test of merging (docs/merge.md). Several simulated
 clients each hold a snapshot of one clip (often stale) and send random catalog actions
 on it with "on_conflict": "merge": keyframe adds, updates, moves and deletes over a small
 set of frames (so they collide), trims and effect changes. The server may accept or

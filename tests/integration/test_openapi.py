@@ -1,4 +1,4 @@
-"""test_openapi.py: docs/openapi.json against the running server (issue 3).
+"""test_openapi.py: docs/openapi.json against the running server.
 
 - The file is JSON, OpenAPI 3.1.x, every $ref resolves, every operation is complete,
   and the headers, problem schema and bearer security the API uses are described.
@@ -26,22 +26,22 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 CONDITIONAL_HEADERS = {"idempotent-replayed", "retry-after"}
 
 
-def load_spec():
+def load_openapi():
     with open(OPENAPI_FILE, encoding="utf-8") as f:
         return json.load(f)
 
 
-SPEC = load_spec()
+OPENAPI = load_openapi()
 
 
-def resolve(node, spec=SPEC):
+def resolve(node, doc=OPENAPI):
     """Follows local $refs."""
     seen = 0
     while isinstance(node, dict) and "$ref" in node:
         ref = node["$ref"]
         if not ref.startswith("#/"):
             raise AssertionError(f"non-local $ref {ref}")
-        node = spec
+        node = doc
         for tok in ref[2:].split("/"):
             node = node[tok.replace("~1", "/").replace("~0", "~")]
         seen += 1
@@ -50,22 +50,22 @@ def resolve(node, spec=SPEC):
     return node
 
 
-def operations(spec=SPEC):
+def operations(doc=OPENAPI):
     """(path template, METHOD, operation) for every operation of the file."""
-    for path, item in spec["paths"].items():
+    for path, item in doc["paths"].items():
         for method, op in item.items():
             if method.upper() in METHODS + ("TRACE",):
                 yield path, method.upper(), op
 
 
 def documented_methods(template):
-    return {m.upper() for m in SPEC["paths"][template] if m.upper() in METHODS + ("TRACE",)}
+    return {m.upper() for m in OPENAPI["paths"][template] if m.upper() in METHODS + ("TRACE",)}
 
 
 # --- matching a concrete path to the file's templates ---------------------------------
 
 def _param_schema(template, name):
-    item = SPEC["paths"][template]
+    item = OPENAPI["paths"][template]
     for p in item.get("parameters", []):
         p = resolve(p)
         if p["in"] == "path" and p["name"] == name:
@@ -87,7 +87,7 @@ def match_template(path):
     OpenAPI's rule: concrete segments win over templated ones. None when none does."""
     segs = [s for s in path.split("/") if s]
     best = None
-    for template in SPEC["paths"]:
+    for template in OPENAPI["paths"]:
         tsegs = [s for s in template.split("/") if s]
         if len(tsegs) != len(segs):
             continue
@@ -172,10 +172,10 @@ def validate(value, schema, where="$"):
 
 class TheFile(unittest.TestCase):
     def test_openapi_3_1(self):
-        self.assertRegex(SPEC["openapi"], r"^3\.1\.\d+$")
-        self.assertTrue(SPEC["info"]["title"])
-        self.assertTrue(SPEC["info"]["version"])
-        self.assertEqual([s["url"] for s in SPEC["servers"]], [MOUNT])
+        self.assertRegex(OPENAPI["openapi"], r"^3\.1\.\d+$")
+        self.assertTrue(OPENAPI["info"]["title"])
+        self.assertTrue(OPENAPI["info"]["version"])
+        self.assertEqual([s["url"] for s in OPENAPI["servers"]], [MOUNT])
 
     def test_every_ref_resolves(self):
         def walk(node, where):
@@ -190,7 +190,7 @@ class TheFile(unittest.TestCase):
             elif isinstance(node, list):
                 for i, v in enumerate(node):
                     walk(v, f"{where}/{i}")
-        walk(SPEC, "")
+        walk(OPENAPI, "")
 
     def test_every_operation_is_complete(self):
         ids = set()
@@ -208,35 +208,36 @@ class TheFile(unittest.TestCase):
                         self.assertEqual(list(resp["content"]), ["application/problem+json"])
                         self.assertEqual(resolve(resp["content"]["application/problem+json"]
                                                  ["schema"]),
-                                         SPEC["components"]["schemas"]["Problem"])
+                                         OPENAPI["components"]["schemas"]["Problem"])
                 names = {t.strip("{}") for t in path.split("/") if t.startswith("{")}
-                declared = {resolve(p)["name"] for p in SPEC["paths"][path].get("parameters", [])
+                declared = {resolve(p)["name"] for p in OPENAPI["paths"][path].get("parameters", [])
                             if resolve(p)["in"] == "path"}
                 self.assertEqual(names, declared)
 
     def test_problem_schema(self):
-        problem = SPEC["components"]["schemas"]["Problem"]
+        problem = OPENAPI["components"]["schemas"]["Problem"]
         self.assertEqual(set(problem["required"]), {"type", "title", "status", "detail"})
         for member in ("pointer", "current_version", "allowed_actions", "links",
                        "failed_index"):
             self.assertIn(member, problem["properties"])
 
     def test_security_is_bearer_except_health(self):
-        schemes = SPEC["components"]["securitySchemes"]
-        self.assertEqual(SPEC["security"], [{"bearerAuth": []}])
+        schemes = OPENAPI["components"]["securitySchemes"]
+        self.assertEqual(OPENAPI["security"], [{"bearerAuth": []}])
         self.assertEqual(schemes["bearerAuth"]["type"], "http")
         self.assertEqual(schemes["bearerAuth"]["scheme"].lower(), "bearer")
-        self.assertEqual(SPEC["paths"]["/healthz"]["get"]["security"], [])
+        self.assertEqual(OPENAPI["paths"]["/healthz"]["get"]["security"], [])
         for path, method, op in operations():
             if path != "/healthz":
                 self.assertNotIn("security", op, (path, method))
                 self.assertIn("401", op["responses"], (path, method))
 
     def test_the_headers_are_described(self):
-        headers = SPEC["components"]["headers"]
+        headers = OPENAPI["components"]["headers"]
         for name in ("ETag", "Location", "Allow", "Accept-Patch", "Idempotent-Replayed"):
             self.assertIn(name, headers)
-        params = {resolve(p)["name"]: resolve(p) for p in SPEC["components"]["parameters"].values()}
+        params = {resolve(p)["name"]: resolve(p)
+                  for p in OPENAPI["components"]["parameters"].values()}
         for name in ("If-Match", "If-None-Match", "Idempotency-Key"):
             self.assertEqual(params[name]["in"], "header")
         changes = [(p, m, op) for p, m, op in operations() if m in ("POST", "PATCH", "DELETE")
@@ -245,9 +246,9 @@ class TheFile(unittest.TestCase):
             names = {resolve(p)["name"] for p in op.get("parameters", [])}
             self.assertIn("If-Match", names, (path, method))
             self.assertIn("Idempotency-Key", names, (path, method))
-        read = SPEC["paths"]["/{type}/{id}"]["get"]
+        read = OPENAPI["paths"]["/{type}/{id}"]["get"]
         self.assertIn("If-None-Match", {resolve(p)["name"] for p in read["parameters"]})
-        patch = SPEC["paths"]["/{type}/{id}"]["patch"]
+        patch = OPENAPI["paths"]["/{type}/{id}"]["patch"]
         self.assertEqual(set(patch["requestBody"]["content"]),
                          {JSON_PATCH, MERGE_PATCH})
         self.assertIn("Accept-Patch", resolve(patch["responses"]["415"])["headers"])
@@ -274,7 +275,7 @@ class AgainstTheServer(VocabTestCase):
                 .replace("{verb}", "suspend"))
 
     def documented(self, template, method):
-        op = SPEC["paths"][template][method.lower()]
+        op = OPENAPI["paths"][template][method.lower()]
         return op, {code: resolve(r) for code, r in op["responses"].items()}
 
     def check(self, method, path, resp, expect_template=None):
@@ -321,7 +322,7 @@ class AgainstTheServer(VocabTestCase):
                 self.check(method, path, resp, expect_template=template)
 
     def test_undocumented_methods_answer_405_with_the_documented_allow(self):
-        for template in SPEC["paths"]:
+        for template in OPENAPI["paths"]:
             path = "/healthz" if template == "/healthz" else self.concrete(template)
             allowed = documented_methods(template)
             for method in METHODS:

@@ -1,7 +1,7 @@
-"""test_preconditions.py: SPEC 3.1's version checks. A stale expected_version answers
-409 naming current_version and the missed actions; a failed If-Match answers 412
-(strong comparison); an edit without any precondition answers 428, and If-Match: *
-never stands in for a version. Every refusal changes nothing."""
+"""test_preconditions.py: the version checks (docs/api.md, "Preconditions"). A stale
+expected_version answers 409 naming current_version and the missed actions; a failed
+If-Match answers 412 (strong comparison); an edit without any precondition answers 428,
+and If-Match: * never stands in for a version. Every refusal changes nothing."""
 
 import subprocess
 import unittest
@@ -52,7 +52,7 @@ class Preconditions(ApiTestCase):
         self.assert_applied(self.update(expected_version=problem["current_version"]))
 
     def test_stale_is_refused_without_waiting_for_the_row_lock(self):
-        # issue 5: another transaction holds the row lock; a request that is already
+        # another transaction holds the row lock; a request that is already
         # stale is answered at once. Were it to queue for the lock, which is released
         # only after it is answered, it would time out instead.
         holder = subprocess.Popen([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", DATABASE_URL],

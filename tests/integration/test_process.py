@@ -1,8 +1,8 @@
-"""test_process.py: the worker as a process (SPEC 6): it serves under spawn-fcgi on an
-inherited socket, and SIGTERM lets it finish the request in hand (here one waiting on a
-row lock) before it exits cleanly; its own sockets per child; the connections it keeps
-between requests; the web server addresses it accepts over TCP; and nginx keeping a
-dead worker's socket in use, since its replacement serves it."""
+"""test_process.py: the worker as a process (docs/configuration.md): it serves under
+spawn-fcgi on an inherited socket, and SIGTERM lets it finish the request in hand (here
+one waiting on a row lock) before it exits cleanly; its own sockets per child; the
+connections it keeps between requests; the web server addresses it accepts over TCP;
+and nginx keeping a dead worker's socket in use, since its replacement serves it."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""test_retries.py: exactly-once retries (SPEC 3.1, issue 4). Concurrent requests with
+"""test_retries.py: exactly-once retries. Concurrent requests with
 one key apply once and agree; a keyed create replays its first response; and a client
 that retries keyed actions while workers are killed with SIGKILL at random moments ends
 with every action in the log exactly once."""

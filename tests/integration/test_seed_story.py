@@ -1,4 +1,4 @@
-"""test_seed_story.py: SPEC 1.1, the two components of one page. Two processes each add
+"""test_seed_story.py: the two components of one page (README.md, "Why"). Two processes each add
 200 crop keyframes (distinct frames, shuffled) to the same clip at the same time, each
 with the version it last saw, and retry a 409 with the current_version it names. At the
 end the clip holds all 400 keyframes sorted by frame, its version is 401, and the log

@@ -1,9 +1,9 @@
-"""test_stories.py: the failures SPEC section 1 says this API makes impossible, told as
-the stories they are, on the shipped types. The stale tab (1.2, the articles example of
-section 5) ends in 409 or 412 for the tab, whatever way it tries to save, and the text
-written on the other device survives; two users saving one description (1.3) never
-overwrite each other silently; two components of one page editing their own slices of
-one clip (1.1) both keep their edits."""
+"""test_stories.py: the accidents this API makes impossible (README.md, "Why"), told as
+the stories they are, on the shipped types. The stale tab (on an article) ends in 409
+or 412 for the tab, whatever way it tries to save, and the text written on the other
+device survives; two users saving one description never overwrite each other
+silently; two components of one page editing their own slices of one clip both keep
+their edits."""
 
 from client import TOKEN_BOB, ApiTestCase, assert_problem, etag, request
 

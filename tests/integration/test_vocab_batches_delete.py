@@ -1,8 +1,8 @@
-"""test_vocab_batches_delete.py: batches, deletion and listing (issue 3).
+"""test_vocab_batches_delete.py: batches, deletion and listing.
 
-A batch {"expected_version": V, "actions": [...]} applies all or nothing, in order,
-one version per action; a failure answers failed_index and a pointer under
-/actions/<i>, and changes nothing. DELETE needs If-Match (428 without), answers 204, is
+A batch {"expected_version": V, "actions": [...]} applies its items in order, each
+taking one version, and either all of them or none; a failure answers failed_index and
+a pointer under /actions/<i>, and changes nothing. DELETE needs If-Match (428 without), answers 204, is
 logged; afterwards reads answer 410 and so do actions. GET /{type} pages with limit and
 after, and never lists a deleted resource."""
 

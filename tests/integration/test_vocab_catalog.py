@@ -1,4 +1,4 @@
-"""test_vocab_catalog.py: catalog validation (issue 3). `actiond --check-catalog FILE`
+"""test_vocab_catalog.py: catalog validation (docs/catalog.md). `actiond --check-catalog FILE`
 accepts the shipped catalog (exit 0) and refuses a broken one with exit 1 and a message
 naming the file and the JSON Pointer (RFC 6901) of what is wrong; a worker refuses to
 start on a broken catalog with the same message.

@@ -1,6 +1,6 @@
-"""test_vocab_clips.py: every clip example of SPEC section 5, with exactly the payloads
-the SPEC shows (plus expected_version where the catalog requires one), what each does
-to the document, and each error case of issue 3: a target that does not exist (422
+"""test_vocab_clips.py: every clip action of the shipped catalog, with the payloads a
+client writes (plus expected_version where the catalog requires one), what each does
+to the document, and each error case: a target that does not exist (422
 with the pointer), a duplicate key (422), wrong types (400 with the pointer), a missing
 precondition (428), an unknown action (404 with allowed_actions and their links).
 Every refusal changes nothing."""
@@ -14,9 +14,9 @@ from vocab_util import VocabTestCase, assert_problem, load_catalog
 CATALOG = load_catalog()
 CLIP_ACTIONS = CATALOG["types"]["clips"]["actions"]
 
-# SPEC section 5, line by line. "xxx" and 123 stand for the ids create_region and
-# create_annotation return; the tests put the returned ids in their place. The "{...}"
-# of add_region_keyframe is the one payload the SPEC leaves open.
+# The twelve reference payloads for clips, one per action, as a client writes them.
+# "xxx" and 123 stand for the ids create_region and create_annotation return; the tests
+# put the returned ids in their place. add_region_keyframe's data is chosen here.
 ADD_CROP = {"action": "add_crop_keyframe",
             "data": {"frame": 100, "x": 50, "y": 50, "width": 640, "height": 360}}
 UPDATE_CROP = {"action": "update_crop_keyframe", "target": {"frame": 100}, "data": {"x": 60}}
@@ -81,7 +81,7 @@ class ClipCase(VocabTestCase):
 
 
 class TheExamples(ClipCase):
-    """Each SPEC line, exactly as written, in an order where each one applies."""
+    """Each reference payload, exactly as written, in an order where each one applies."""
 
     def test_the_catalog_requires_a_precondition_except_for_add_tag(self):
         # the premise of how the examples are sent below
@@ -344,10 +344,10 @@ class Errors(ClipCase):
             (UPDATE_CROP | {"target": {"frame": 7}}, "/target/frame"),
             (DELETE_CROP | {"target": {"frame": 7}}, "/target/frame"),
             (MOVE_CROP | {"target": {"frame": 7}}, "/target/frame"),
-            (DELETE_REGION, "/target/region_id"),                      # the SPEC's "xxx"
+            (DELETE_REGION, "/target/region_id"),                      # the "xxx" above
             (with_ids(DELETE_REGION, region_id=missing_region), "/target/region_id"),
             (ADD_REGION_KEYFRAME, "/target/region_id"),
-            (UPDATE_ANNOTATION, "/target/annotation_id"),              # the SPEC's 123
+            (UPDATE_ANNOTATION, "/target/annotation_id"),              # the 123 above
             (ADD_TAG, "/target/annotation_id"),
             ({"action": "delete_region_keyframe",
               "target": {"region_id": self.region_id, "frame": 11}}, "/target/frame"),

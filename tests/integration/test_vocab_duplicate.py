@@ -1,4 +1,4 @@
-"""test_vocab_duplicate.py: POST /dashboards/{id}/duplicate (SPEC section 5, issue 3):
+"""test_vocab_duplicate.py: POST /dashboards/{id}/duplicate:
 201, Location of the copy, the copy in the body (new id, owned by the caller, version
 1), a log that begins with a creation entry naming the source; dashboard
 representations carry _links.duplicate.href; a missing dashboard answers 404."""
@@ -168,15 +168,15 @@ class Refusals(DuplicateCase):
         self.assert_same(TYPE, source["id"], source)
 
     def test_a_malformed_body_is_refused(self):
-        """SPEC 3.2: malformed JSON answers 400, and a request that fails changes
-        nothing: no copy is made."""
+        """Malformed JSON answers 400, and a request that fails changes nothing: no
+        copy is made."""
         source = self.new_dashboard()
         resp = self.duplicate(source["id"], body="{not json")
         assert_problem(resp, 400)
         self.assertEqual(self.copies_of(source["data"]["title"], source["id"]), [])
 
     def test_unknown_members_are_refused(self):
-        """SPEC 3.1: unknown members are rejected (400), never ignored."""
+        """Unknown members are rejected (400), never ignored."""
         source = self.new_dashboard()
         resp = self.duplicate(source["id"], body={"title": "a renamed copy"})
         assert_problem(resp, 400, "/title")
@@ -185,8 +185,8 @@ class Refusals(DuplicateCase):
 
 class Retries(DuplicateCase):
     def test_a_keyed_duplicate_is_made_once(self):
-        """SPEC 1.4 and 3.1: a network retry must not apply the same request twice; the
-        same Idempotency-Key answers the first response again."""
+        """A network retry must not apply the same request twice: the same
+        Idempotency-Key answers the first response again."""
         source = self.new_dashboard()
         key = f'"dup-{uuid.uuid4()}"'
         first = self.duplicate(source["id"], headers={"Idempotency-Key": key})

@@ -1,4 +1,4 @@
-"""test_vocab_patch.py: PATCH on `documents` resources (issue 3, SPEC section 5).
+"""test_vocab_patch.py: PATCH on `documents` resources (docs/api.md, "PATCH").
 
 Every example of RFC 6902 Appendix A (A.1 to A.16) and of RFC 7396 Appendix A (and the
 example of RFC 7396 section 3) is run through the API: POST /documents {"data":

@@ -1,4 +1,4 @@
-"""test_vocab_property.py: a property test of PATCH (issue 3, "What must be shown").
+"""test_vocab_property.py: a property test of PATCH.
 
 With a fixed seed and a bounded number of iterations: random JSON documents and random
 valid JSON Patches (add, remove, replace, move, copy, test, and create, on paths that

@@ -1,4 +1,4 @@
-"""test_vocab_states.py: the analysis_jobs state machine of SPEC section 5 and issue 3.
+"""test_vocab_states.py: the analysis_jobs state machine of the shipped catalog.
 POST /analysis_jobs/{id}/{verb} answers 204 with Location, ETag, Cache-Control no-cache
 or stricter and no body; an unknown verb answers 404 with allowed_actions and a link for
 each; a known verb not allowed now answers 409 with allowed_actions; GET shows the state
@@ -26,7 +26,7 @@ STATES = MACHINE["all"]
 INITIAL = MACHINE["initial"]
 TRANSITIONS = MACHINE["transitions"]
 ACTIONS = sorted(JOBS.get("actions", {}))
-SPEC_VERBS = ("suspend", "resume", "retry", "amend")
+CLIENT_VERBS = ("suspend", "resume", "retry", "amend")
 
 
 def allowed_from(state):
@@ -62,8 +62,8 @@ class JobCase(VocabTestCase):
         return job["id"]
 
     def transition(self, job_id, verb, body=None, headers=None, token=None):
-        """Sends the verb and checks the 204 answer of SPEC section 5; returns the new
-        version (from the ETag)."""
+        """Sends the verb and checks its 204 answer (docs/api.md, "Verbs"); returns the
+        new version (from the ETag)."""
         before = self.read(TYPE, job_id)
         resp = self.verb(TYPE, job_id, verb, body=body, headers=headers, token=token)
         self.assertEqual(resp.status, 204, f"{verb} from {before['state']}: {resp!r}")
@@ -94,9 +94,9 @@ class JobCase(VocabTestCase):
                 self.assertNotIn(verb, links, job)
 
 
-class SpecVerbs(JobCase):
-    def test_the_catalog_has_the_spec_verbs_and_no_complete(self):
-        for verb in SPEC_VERBS:
+class ClientVerbs(JobCase):
+    def test_the_catalog_has_the_client_verbs_and_no_complete(self):
+        for verb in CLIENT_VERBS:
             self.assertIn(verb, TRANSITIONS)
         self.assertNotIn("complete", TRANSITIONS)
         self.assertIn(INITIAL, STATES)

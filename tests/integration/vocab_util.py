@@ -1,6 +1,6 @@
-"""vocab_util.py: helpers shared by the test_vocab_*.py files (issue 3: the whole
-vocabulary of SPEC section 5, state machines, duplicate, JSON Patch and Merge Patch,
-batches, deletion, catalog validation). Built on client.py; Python 3 stdlib only.
+"""vocab_util.py: helpers shared by the test_vocab_*.py files (the shipped catalog's
+actions, state machines, duplicate, JSON Patch and Merge Patch, batches, deletion,
+catalog validation). Built on client.py; Python 3 stdlib only.
 
 Beyond client.py's environment, two variables are read:
   ACTIOND_BIN        path of the actiond binary (for --check-catalog), or else

@@ -1,6 +1,6 @@
 /*
  * test_action.c: the action envelope and the action compiler, driven by the shipped
- * catalog with every SPEC section 5 payload exactly as written there.
+ * catalog with every reference clip payload exactly as a client writes it.
  */
 #include <criterion/criterion.h>
 #include <regex.h>
@@ -287,7 +287,7 @@ Test(action, set_trim_range_as_written)
     json_object_put(doc);
 }
 
-/* Creates a region as SPEC 5 writes it and returns its id (caller frees). */
+/* Creates a region with the reference payload and returns its id (caller frees). */
 static char *
 create_region(json_object **doc)
 {

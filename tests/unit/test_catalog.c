@@ -1,5 +1,5 @@
 /*
- * test_catalog.c: the shipped catalog loads and says what SPEC section 5 needs, and
+ * test_catalog.c: the shipped catalog loads and declares the shipped types, and
  * every class of invalid catalog is refused with the JSON Pointer of the culprit.
  */
 #include <criterion/criterion.h>
@@ -44,7 +44,7 @@ action(const char *type, const char *name)
     return catalog_type_action(t, name);
 }
 
-Test(shipped, declares_the_spec_types)
+Test(shipped, declares_the_shipped_types)
 {
     cr_assert_not_null(catalog_find_type(cat, "clips"));
     cr_assert_not_null(catalog_find_type(cat, "analysis_jobs"));
@@ -55,7 +55,7 @@ Test(shipped, declares_the_spec_types)
     cr_assert_str_eq(catalog_type_name(catalog_find_type(cat, "clips")), "clips");
 }
 
-Test(shipped, clips_have_every_spec_action)
+Test(shipped, clips_have_every_reference_action)
 {
     static const char *const names[] = {
         "add_crop_keyframe", "update_crop_keyframe", "delete_crop_keyframe", "move_crop_keyframe",
@@ -69,7 +69,7 @@ Test(shipped, clips_have_every_spec_action)
         cr_assert_not_null(a, "%s", names[i]);
         cr_assert_eq(catalog_action_kind(a), CATALOG_EDIT);
         cr_assert_str_eq(catalog_action_name(a), names[i]);
-        /* SPEC 3.1: document edits need a precondition, add_tag does not */
+        /* document edits need a precondition, add_tag does not */
         cr_assert_eq(catalog_action_needs_precondition(a), strcmp(names[i], "add_tag") != 0, "%s",
                      names[i]);
     }
@@ -101,7 +101,7 @@ Test(shipped, analysis_jobs_have_a_state_machine)
     cr_assert_not_null(catalog_type_action(t, "resume"));
     cr_assert_not_null(catalog_type_action(t, "retry"));
     cr_assert_not_null(catalog_type_action(t, "amend"));
-    /* SPEC 5 uses it as the example of an unknown verb */
+    /* the example of an unknown verb: deliberately not declared */
     cr_assert_null(catalog_type_action(t, "complete"));
 }
 

@@ -1,17 +1,23 @@
-"""test_zz_db_outage.py: the database goes away and comes back. While PostgreSQL is
+"""test_db_outage.py: the database goes away and comes back. While PostgreSQL is
 down every request that needs it answers 503 problem+json with Retry-After, from the
 worker (not nginx's "no worker" fallback: no worker may crash); once it is back,
 requests succeed again without restarting the workers.
 
-Named to run last: it stops the suite's PostgreSQL through $ACTIOND_PG_CTL."""
+It stops the suite's PostgreSQL through $ACTIOND_PG_CTL, and may run at any point of
+the suite: whatever happens, it leaves the cluster running and accepting connections,
+and every worker answering requests that need the database, before the next test."""
 
+import os
 import subprocess
 import time
 import unittest
 
-from client import NO_WORKER_TYPE, PG_CTL, ApiTestCase, assert_problem, request
+from client import (DATABASE_URL, NO_WORKER_TYPE, PG_CTL, ApiTestCase, assert_problem, psql,
+                    request)
 
 ROUNDS = 12  # more requests than workers, so that every worker sees the outage
+WORKERS = int(os.environ.get("ACTIOND_TEST_WORKERS") or 4)
+RECOVERY_SECONDS = 60
 
 
 def pg_ctl(command):
@@ -19,14 +25,46 @@ def pg_ctl(command):
                           check=False)
 
 
+def wait_until(ready, seconds=RECOVERY_SECONDS, pause=0.2):
+    """Calls ready() until it returns true or `seconds` have passed; its last value."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = ready()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(pause)
+
+
+def restore():
+    """Starts the cluster if it is down, waits until it takes connections, then until
+    the API answers from the database on every worker: enough requests in a row on the
+    shared socket that each worker has had its turn (a worker reconnects on its first
+    request after an outage). Raises when that does not happen within the time
+    allowed."""
+    if pg_ctl("status").returncode != 0:
+        started = pg_ctl("start")
+        if started.returncode != 0:
+            raise AssertionError(f"the cluster does not start again: {started.stderr}")
+    if not wait_until(lambda: psql(DATABASE_URL, "SELECT 1").returncode == 0):
+        raise AssertionError("the cluster takes no connections after starting")
+    streak, last = [0], [None]
+
+    def answered():
+        last[0] = request("GET", "/healthz", token=None)
+        streak[0] = streak[0] + 1 if last[0].status == 200 else 0
+        return streak[0] >= 4 * WORKERS
+
+    if not wait_until(answered, pause=0.05):
+        raise AssertionError(f"the API did not recover; last answer {last[0]!r}")
+
+
 class DatabaseOutage(ApiTestCase):
     def setUp(self):
         self.assertTrue(PG_CTL, "ACTIOND_PG_CTL is not set (tests/integration/run sets it)")
 
     def tearDown(self):
-        # whatever happened, leave the cluster running for the harness to stop
-        if pg_ctl("status").returncode != 0:
-            pg_ctl("start")
+        # whatever happened, the suite goes on against a running cluster
+        restore()
 
     def assert_503(self, resp):
         problem = assert_problem(resp, 503)

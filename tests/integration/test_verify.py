@@ -1,11 +1,13 @@
-"""test_zy_verify.py: `actionctl verify` (SPEC 4, issue 4) over the log the whole suite
-has produced, and what it reports after rows are changed behind the application's back.
+"""test_verify.py: `actionctl verify`, which rebuilds resources from their action log and
+checks the hash chain, on resources this module writes itself through the API, over
+the whole database, and after rows are changed behind the application's back.
 
-Named to run after every other test but test_zz_db_outage, so that the first test
-replays everything the suite wrote. Each tampering test restores what it changed (with
-the same owner-only steps it used to change it), so verify passes again afterwards.
-Tampering as the owner: it owns action_log, so it may disable the append-only trigger,
-exactly what a superuser would do.
+Nothing here depends on when the module runs. The resources it checks by id are its
+own. The runs over the whole database hold at any moment between tests: every test
+that changes rows behind the application's back (here and in test_audit.py) puts them
+back in a `finally`, and every other row was written through the API, whose log always
+replays. Tampering as the owner: it owns action_log, so it may disable the append-only
+trigger, exactly what a superuser would do.
 """
 
 import unittest
@@ -36,17 +38,100 @@ def dollar(text):
     return f"$v${text}$v$"
 
 
-class WholeLog(unittest.TestCase):
+def verify_summary(resources, entries):
+    return SUMMARY_OK.format(resources, entries)
+
+
+def log_length(resource_id):
+    return int(psql_value(DATABASE_URL, "SELECT count(*) FROM action_log"
+                                        f" WHERE resource_id = {resource_id}"))
+
+
+def ok(resp, status=200):
+    assert resp.status == status, resp
+    return resp
+
+
+class OwnResources(unittest.TestCase):
+    """Every kind of change the API logs, on resources of this class's own, each of
+    which verifies on its own."""
+
+    @classmethod
+    def setUpClass(cls):
+        assert actionctl(), "ACTIOND_BUILD_DIR has no actionctl"
+        cls.written = {}  # (type, id) -> the log length the API's answers account for
+
+        # a clip: actions, a batch, undo, redo, and a stale action merged over a redo
+        clip = ok(request("POST", "/clips"), 201).body["id"]
+        act = f"/clips/{clip}/actions"
+        ok(request("POST", act, body={
+            "action": "add_crop_keyframe", "expected_version": 1,
+            "data": {"frame": 100, "x": 50, "y": 50, "width": 640, "height": 360}}))
+        ok(request("POST", act, body={"expected_version": 2, "actions": [
+            {"action": "update_crop_keyframe", "target": {"frame": 100}, "data": {"x": 60}},
+            {"action": "set_trim_range", "data": {"start": 1.0, "end": 5.0}}]}))
+        ok(request("POST", f"/clips/{clip}/undo", body={"expected_version": 4}))
+        ok(request("POST", f"/clips/{clip}/redo", body={"expected_version": 5}))
+        merged = ok(request("POST", act, body={
+            "action": "set_effect_type", "data": {"effect_type": "blur"},
+            "expected_version": 5, "on_conflict": "merge"})).body
+        assert merged["version"] == 7 and merged["merged_over"] == [6], merged
+        cls.written[("clips", clip)] = 7
+
+        # a deleted clip: its log still replays, to the deletion
+        gone = ok(request("POST", "/clips"), 201).body["id"]
+        ok(request("DELETE", f"/clips/{gone}", headers={"If-Match": '"1"'}), 204)
+        cls.written[("clips", gone)] = 2
+
+        # a state machine: two transitions on their verb routes, and the undo of one
+        job = ok(request("POST", "/analysis_jobs"), 201).body["id"]
+        ok(request("POST", f"/analysis_jobs/{job}/suspend"), 204)
+        ok(request("POST", f"/analysis_jobs/{job}/resume"), 204)
+        ok(request("POST", f"/analysis_jobs/{job}/undo", body={"expected_version": 3}))
+        cls.written[("analysis_jobs", job)] = 4
+
+        # a dashboard and its copy, whose log starts with the duplicate entry
+        board = ok(request("POST", "/dashboards", body={"data": {"title": "t", "widgets": []}}),
+                   201).body["id"]
+        ok(request("POST", f"/dashboards/{board}/actions", body={
+            "action": "add_widget", "data": {"kind": "chart"}, "expected_version": 1}))
+        copy = ok(request("POST", f"/dashboards/{board}/duplicate"), 201).body["id"]
+        cls.written[("dashboards", board)] = 2
+        cls.written[("dashboards", copy)] = 1
+
+        # a free-form document edited with both PATCH formats
+        doc = ok(request("POST", "/documents", body={"data": {"a": 1}}), 201).body["id"]
+        ok(request("PATCH", f"/documents/{doc}", body=[{"op": "add", "path": "/b", "value": [1]}],
+                   headers={"Content-Type": "application/json-patch+json", "If-Match": '"1"'}))
+        ok(request("PATCH", f"/documents/{doc}", body={"a": None, "c": "x"},
+                   headers={"Content-Type": "application/merge-patch+json", "If-Match": '"2"'}))
+        cls.written[("documents", doc)] = 3
+
+    def test_each_resource_written_here_verifies(self):
+        for (type_, resource_id), versions in self.written.items():
+            with self.subTest(type=type_, id=resource_id):
+                self.assertEqual(log_length(resource_id), versions)
+                proc = run_actionctl("verify", "--type", type_, "--id", str(resource_id))
+                self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+                self.assertEqual(proc.stdout.strip(), verify_summary(1, versions))
+
+    def test_an_id_of_another_type_is_not_found(self):
+        resource_id = next(i for (t, i) in self.written if t == "documents")
+        proc = run_actionctl("verify", "--type", "clips", "--id", str(resource_id))
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+
+
+class WholeDatabase(unittest.TestCase):
     def setUp(self):
         self.assertTrue(actionctl(), "ACTIOND_BUILD_DIR has no actionctl")
 
-    def test_everything_the_suite_wrote_verifies(self):
+    def test_everything_in_the_database_verifies(self):
         resources = psql_value(DATABASE_URL, "SELECT count(*) FROM resources")
         entries = psql_value(DATABASE_URL, "SELECT count(*) FROM action_log")
         proc = run_actionctl("verify")
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertEqual(proc.stdout.strip().splitlines()[-1],
-                         SUMMARY_OK.format(resources, entries))
+                         verify_summary(resources, entries))
 
     def test_one_type(self):
         resources = psql_value(DATABASE_URL,
@@ -55,7 +140,7 @@ class WholeLog(unittest.TestCase):
                                            " ON r.id = l.resource_id WHERE r.type = 'clips'")
         proc = run_actionctl("verify", "--type", "clips")
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
-        self.assertEqual(proc.stdout.strip(), SUMMARY_OK.format(resources, entries))
+        self.assertEqual(proc.stdout.strip(), verify_summary(resources, entries))
 
     def test_usage_errors(self):
         for args in (["--id", "abc"], ["--id", "0"], ["--id", "-3"],
