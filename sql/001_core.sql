@@ -152,7 +152,7 @@ SELECT l.applied_at,
 FROM action_log l
 JOIN resources r ON r.id = l.resource_id;
 
--- The worker's privileges, exactly what src/store.c's statements need:
+-- The worker's privileges, exactly what src/store/store.c's statements need:
 --  * resources: read; insert new rows (id and timestamps come from defaults, so the
 --    worker cannot choose them); update only the columns an action changes, never
 --    id, type, owner or created_at. No DELETE: deletion is soft.

@@ -1,5 +1,5 @@
 -- bench/callgrind/read.sql, for bench/callgrind/db: GET /clips/{id}'s statement
--- (src/store.c, ST_READ, without a version to revalidate), on a random clip.
+-- (src/store/store.c, ST_READ, without a version to revalidate), on a random clip.
 \set cid random(:minid, :maxid)
 SELECT id, type, version, CASE WHEN version = NULL::bigint THEN NULL ELSE data END, state,
        owner, created_at, updated_at,

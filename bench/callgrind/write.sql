@@ -1,5 +1,5 @@
 -- bench/callgrind/write.sql, for bench/callgrind/db: the worker's write of an action on a
--- kept document (src/store.c, ST_WRITE: the row and its log entry in one statement, in
+-- kept document (src/store/store.c, ST_WRITE: the row and its log entry in one statement, in
 -- the extended protocol's implicit transaction), with the parameters it sends for
 -- update_crop_keyframe. The document (:doc) is a loaded clip's text, the same for every
 -- row; the row's own version stands in for the kept one, so every statement applies.

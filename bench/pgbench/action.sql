@@ -19,14 +19,15 @@ BEGIN;
 SELECT id AS rid, type AS rtype, version AS v, data AS doc, state AS rstate, owner AS rowner,
        created_at AS rcreated, updated_at AS rupdated,
        deleted_at IS NOT NULL AS rdeleted, coalesce(undo_top, 0) AS ut,
-       coalesce(redo_top, 0) AS rt, now() AS txn_time,
+       coalesce(redo_top, 0) AS rt, access AS racc, now() AS txn_time,
        data #>> '{crop_keyframes,7,x}' AS x7
   FROM resources WHERE id = :cid AND type = :ctype
    AND (NULL::bigint IS NULL OR version = NULL::bigint) FOR UPDATE \gset
 \set nv :v + 1
 UPDATE resources SET version = :nv, data = :doc::json, state = NULL, updated_at = now(),
        deleted_at = CASE WHEN false::boolean THEN coalesce(deleted_at, now()) END,
-       undo_top = nullif(:nv::bigint, 0), redo_top = nullif(0::bigint, 0)
+       undo_top = nullif(:nv::bigint, 0), redo_top = nullif(0::bigint, 0),
+       access = NULL::jsonb
  WHERE id = :cid AND version = :v;
 INSERT INTO action_log (resource_id, version, action, target, data, actor, idempotency_key,
                         fingerprint, response, forward, inverse, state, stack_prev,

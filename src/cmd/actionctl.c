@@ -18,6 +18,7 @@
 
 #include <libpq-fe.h>
 
+#include "doc/access.h"
 #include "doc/replay.h"
 #include "base/digest.h"
 #include "base/xalloc.h"
@@ -31,7 +32,6 @@
 /* Random bytes in a token: 160 bits, beyond any guessing; 40 hex digits on the wire. */
 #define TOKEN_BYTES 20
 #define TOKEN_PREFIX "adt_"
-#define ACTOR_MAX 100
 
 /* A migration file larger than this is not one of ours. */
 #define MIGRATION_MAX ((size_t)16 * 1024 * 1024)
@@ -113,7 +113,6 @@ static PGresult *exec_params(PGconn *c, const char *what, const char *sql, int n
                              const char *const *vals, ExecStatusType expect);
 static int exec_ok(PGconn *c, const char *what, const char *sql, int n, const char *const *vals,
                    ExecStatusType expect);
-static int valid_actor(const char *a);
 static int is_sql_file(const struct dirent *d);
 static int by_name(const struct dirent **a, const struct dirent **b);
 static char *read_file(const char *path);
@@ -255,17 +254,6 @@ exec_ok(PGconn *c, const char *what, const char *sql, int n, const char *const *
 
     PQclear(r);
     return r != NULL;
-}
-
-/* The same rule as the CHECK on tokens.actor in sql/001_core.sql. */
-static int
-valid_actor(const char *a)
-{
-    size_t n = strlen(a);
-
-    if (n == 0 || n > ACTOR_MAX)
-        return 0;
-    return strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-") == n;
 }
 
 static int
@@ -685,7 +673,7 @@ check_command(const struct options *o, enum command *cmd)
             fprintf(stderr, "actionctl: token %s needs --actor NAME\n", o->words[1]);
             return EXIT_USAGE;
         }
-        if (!valid_actor(o->actor)) {
+        if (!access_valid_actor(o->actor)) {
             fputs("actionctl: an actor name is 1 to 100 characters of A-Z a-z 0-9 . _ @ -\n",
                   stderr);
             return EXIT_USAGE;

@@ -76,7 +76,8 @@ static void type_free(struct catalog_type *t);
 
 /* Action names the HTTP surface uses itself (docs/api.md). */
 static const char *const reserved_actions[] = {"actions", "undo",       "redo",        "create",
-                                               "delete",  "json_patch", "merge_patch", NULL};
+                                               "delete",  "json_patch", "merge_patch", "share",
+                                               "unshare", "transfer",   "events",      NULL};
 
 static const struct {
     const char *name;

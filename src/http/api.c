@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "doc/access.h"
 #include "doc/action.h"
 #include "doc/jsonp.h"
 #include "doc/ptr.h"
@@ -152,6 +153,10 @@ api_representation(const struct call *c, const struct store_row *row)
     if (catalog_type_initial_state(c->type) != NULL)
         json_object_object_add(o, "state", row->state ? json_object_new_string(row->state) : NULL);
     json_object_object_add(o, "owner", json_object_new_string(row->owner));
+    /* only the owner sees who else has access */
+    if (c->actor != NULL && strcmp(row->owner, c->actor) == 0)
+        json_object_object_add(o, "access",
+                               row->access ? jsonp_copy(row->access) : json_object_new_object());
     json_object_object_add(o, "created_at", json_object_new_string(row->created_at));
     json_object_object_add(o, "updated_at", json_object_new_string(row->updated_at));
 
@@ -193,6 +198,15 @@ static void
 api_set_etag(struct call *c, int64_t version)
 {
     resp_header(c->resp, "ETag", "\"%lld\"", (long long)version);
+}
+
+/* Whether the caller has at least `needed` on `row` (access.h): 404 with no role, as
+ * for a resource that does not exist; 403 naming the role it has. */
+static enum err_code
+require_role(struct call *c, const struct store_row *row, enum access_role needed)
+{
+    return access_require(access_role(row->owner, row->access, c->actor), needed,
+                          catalog_type_name(c->type), c->id, &c->err);
 }
 
 /*
@@ -370,9 +384,16 @@ handle_create(struct call *c)
                 data = jsonp_copy(val);
                 continue;
             }
+            if (strcmp(name, "access") == 0) {
+                rc = access_check_grants(val, c->actor, "/access", &c->err);
+                if (rc != ERR_OK)
+                    goto cleanup;
+                ch.grants = val;
+                continue;
+            }
             p = ptr_join("", name);
             rc = err_fail(&c->err, ERR_BAD_REQUEST, p,
-                          "unknown member; a create body takes only \"data\"");
+                          "unknown member; a create body takes \"data\" and \"access\"");
             free(p);
             goto cleanup;
         }
@@ -403,6 +424,8 @@ handle_read(struct call *c)
      * database when that is still the version. */
     rc = store_read(c->api->store, catalog_type_name(c->type), c->id,
                     inm != NULL ? req_etag_version(inm, 1) : 0, &row, &c->err);
+    if (rc == ERR_OK)
+        rc = require_role(c, &row, ACCESS_READER);
     if (rc != ERR_OK)
         goto cleanup;
     if (row.deleted) {
@@ -411,7 +434,8 @@ handle_read(struct call *c)
         goto cleanup;
     }
     api_set_etag(c, row.version);
-    resp_header(c->resp, "Cache-Control", "no-cache");
+    /* what a resource shows depends on who asks (its owner sees the grants) */
+    resp_header(c->resp, "Cache-Control", "private, no-cache");
     resp_header(c->resp, "Accept-Patch", ACCEPT_PATCH);
     if (inm != NULL && req_etag_matches(inm, row.version, 1)) {
         resp_empty(c->resp, 304);
@@ -435,8 +459,8 @@ handle_list(struct call *c)
     if (req_query_int(c->req, "limit", 1, LIST_MAX_LIMIT, &limit, &c->err) < 0 ||
         req_query_int(c->req, "after", 0, INT64_MAX / 2, &after, &c->err) < 0)
         return ERR_BAD_REQUEST;
-    rc = store_list(c->api->store, catalog_type_name(c->type), after, (int)limit, &rows, &n,
-                    &c->err);
+    rc = store_list(c->api->store, catalog_type_name(c->type), c->actor, after, (int)limit, &rows,
+                    &n, &c->err);
     if (rc != ERR_OK)
         return rc;
     body = json_object_new_object();
@@ -458,7 +482,7 @@ handle_list(struct call *c)
     json_object_object_add(body, "items", items);
     json_object_object_add(body, "_links", links);
     resp_json(c->resp, 200, body);
-    resp_header(c->resp, "Cache-Control", "no-cache");
+    resp_header(c->resp, "Cache-Control", "private, no-cache");
     json_object_put(body);
     for (i = 0; i < n; i++)
         store_row_clear(&rows[i]);
@@ -470,8 +494,8 @@ static enum err_code
 handle_log(struct call *c)
 {
     int64_t since = 0, limit = LOG_DEFAULT_LIMIT;
-    int64_t version, last;
-    int deleted;
+    struct store_row meta = {0};
+    int64_t last;
     json_object *body, *links;
     struct sbuf entries;
     char suffix[96];
@@ -482,17 +506,18 @@ handle_log(struct call *c)
         req_query_int(c->req, "limit", 1, LOG_MAX_LIMIT, &limit, &c->err) < 0)
         return ERR_BAD_REQUEST;
     /* The history of a deleted resource stays readable: auditing needs it. */
-    rc = store_version(c->api->store, catalog_type_name(c->type), c->id, &version, &deleted,
-                       &c->err);
-    if (rc != ERR_OK)
-        return rc;
     sbuf_init(&entries);
+    rc = store_meta(c->api->store, catalog_type_name(c->type), c->id, &meta, &c->err);
+    if (rc == ERR_OK)
+        rc = require_role(c, &meta, ACCESS_READER);
+    if (rc != ERR_OK)
+        goto cleanup;
     rc = store_log(c->api->store, c->id, since, (int)limit, &entries, &n, &last, &c->err);
     if (rc != ERR_OK)
         goto cleanup;
     body = json_object_new_object();
     json_object_object_add(body, "resource", api_link(api_href(c, c->id, ""), NULL));
-    json_object_object_add(body, "current_version", json_object_new_int64(version));
+    json_object_object_add(body, "current_version", json_object_new_int64(meta.version));
     links = json_object_new_object();
     snprintf(suffix, sizeof(suffix), "/actions?since=%lld&limit=%lld", (long long)since,
              (long long)limit);
@@ -505,9 +530,10 @@ handle_log(struct call *c)
     json_object_object_add(body, "_links", links);
     /* the entries are spliced in as the database wrote them: a page is never parsed */
     resp_json_with(c->resp, 200, body, "entries", entries.data);
-    resp_header(c->resp, "Cache-Control", "no-cache");
+    resp_header(c->resp, "Cache-Control", "private, no-cache");
     json_object_put(body);
 cleanup:
+    store_row_clear(&meta);
     sbuf_free(&entries);
     return rc;
 }
@@ -755,6 +781,47 @@ cleanup:
     return rc;
 }
 
+/*
+ * POST /{type}/{id}/share {"data": {"actor", "role"}} and .../unshare {"data": {"actor"}}
+ * (and optionally "expected_version" and "id"): the owner grants or takes back access.
+ * Logged like any change; 204.
+ */
+static enum err_code
+handle_grant(struct call *c, enum apply_kind kind)
+{
+    static const char *const members[] = {"data", "expected_version", "id", NULL};
+    struct apply_change ch = {.kind = kind};
+    json_object *body = NULL;
+    struct action_request ar = {0};
+    const char *unknown;
+    char *p;
+    int present;
+    enum err_code rc;
+
+    rc = read_json_body(c, &body, &present);
+    if (rc != ERR_OK)
+        goto cleanup;
+    if (!present || !json_object_is_type(body, json_type_object)) {
+        rc = err_fail(&c->err, ERR_BAD_REQUEST, "", "the body must be an object {\"data\": ...}");
+        goto cleanup;
+    }
+    unknown = jsonp_unknown_member(body, members);
+    if (unknown != NULL) {
+        p = ptr_join("", unknown);
+        rc = err_fail(&c->err, ERR_BAD_REQUEST, p, "unknown member");
+        free(p);
+        goto cleanup;
+    }
+    json_object_object_add(body, "action", json_object_new_string(apply_builtin_name(kind)));
+    rc = action_parse(body, &ar, &c->err);
+    if (rc == ERR_OK)
+        rc = submit(c, &ch, &ar, body);
+cleanup:
+    action_request_free(&ar);
+    json_object_put(body);
+    return rc;
+}
+
 /* DELETE /{type}/{id}: logged like any change; later reads answer 410. */
 static enum err_code
 handle_delete(struct call *c)
@@ -850,6 +917,10 @@ route(struct call *c)
     }
     if (!post)
         return method_not_allowed(c, "POST");
+    if (strcmp(r->seg[2], "share") == 0)
+        return handle_grant(c, APPLY_SHARE);
+    if (strcmp(r->seg[2], "unshare") == 0)
+        return handle_grant(c, APPLY_UNSHARE);
     return handle_verb(c, r->seg[2]);
 }
 

@@ -57,7 +57,7 @@ enum stmt {
     ST_PING,
     ST_TOKEN,
     ST_READ,
-    ST_VERSION,
+    ST_META,
     ST_LIST,
     ST_LOG,
     ST_LOCK,
@@ -75,16 +75,17 @@ enum stmt {
  * statements may add columns after them. */
 #define ROW_COLS_DATA(data)                                                                        \
     "id, type, version, " data ", state, owner, created_at, updated_at, deleted_at IS NOT NULL, "  \
-    "coalesce(undo_top, 0), coalesce(redo_top, 0)"
+    "coalesce(undo_top, 0), coalesce(redo_top, 0), access"
 #define ROW_COLS ROW_COLS_DATA("data")
 /* ROW_COLS without the document at version $3: a revalidation naming it gets a 304. */
 #define READ_COLS ROW_COLS_DATA("CASE WHEN version = $3 THEN NULL ELSE data END")
-#define ROW_NCOLS 11
+#define ROW_NCOLS 12
 #define ROW_DATA_COL 3
+#define ROW_ACCESS_COL 11
 
 /* The log columns an action's entries are inserted with: by ST_WRITE for the first, by
- * ST_APPEND for the rest of a batch. bench/run reads it to compare with its pgbench
- * transaction. */
+ * ST_APPEND for the rest of a batch. tests/integration/test_bench_sql.py compares it
+ * with bench/pgbench/action.sql's transaction. */
 #define LOG_INSERT                                                                                 \
     "INSERT INTO action_log (resource_id, version, action, target, data, actor,"                   \
     " idempotency_key, fingerprint, response, forward, inverse, state, stack_prev, unit_first,"    \
@@ -97,10 +98,12 @@ static const struct {
     [ST_PING] = {"ping", "SELECT 1"},
     [ST_TOKEN] = {"token", "SELECT actor FROM tokens WHERE hash = $1 AND revoked_at IS NULL"},
     [ST_READ] = {"read", "SELECT " READ_COLS " FROM resources WHERE id = $1 AND type = $2"},
-    [ST_VERSION] = {"version", "SELECT version, deleted_at IS NOT NULL FROM resources"
-                               " WHERE id = $1 AND type = $2"},
+    [ST_META] = {"meta", "SELECT id, version, deleted_at IS NOT NULL, owner, access"
+                         " FROM resources WHERE id = $1 AND type = $2"},
+    /* what $4 may read: its own, and what was shared with it or with everyone */
     [ST_LIST] = {"list", "SELECT " ROW_COLS " FROM resources"
                          " WHERE type = $1 AND id > $2 AND deleted_at IS NULL"
+                         " AND (owner = $4 OR access ?| ARRAY[$4, '*'])"
                          " ORDER BY id LIMIT $3"},
     [ST_LOG] = {"log", "SELECT version, action, target, data, actor,"
                        " applied_at, idempotency_key, forward, inverse,"
@@ -119,13 +122,14 @@ static const struct {
                                  " FROM action_log WHERE actor = $1 AND idempotency_key = $2"},
     /* The row's new state and its first log entry, in one statement: $1..$7 for the
      * row, then ST_APPEND's parameters without the resource id, then $25, the version
-     * the entries were compiled against. Under store_lock's lock that test always
-     * holds; store_write_at, without the lock, relies on it (PostgreSQL re-checks it on
+     * the entries were compiled against, and $26, the row's grants. Under store_lock's lock that
+     * test always holds; store_write_at, without the lock, relies on it (PostgreSQL re-checks it on
      * the newest row version once a concurrent writer commits). */
     [ST_WRITE] = {"write", "WITH u AS (UPDATE resources SET version = $2, data = $3::json,"
                            " state = $4, updated_at = now(), deleted_at = CASE WHEN $5::boolean"
                            " THEN coalesce(deleted_at, now()) END,"
-                           " undo_top = nullif($6::bigint, 0), redo_top = nullif($7::bigint, 0)"
+                           " undo_top = nullif($6::bigint, 0), redo_top = nullif($7::bigint, 0),"
+                           " access = $26::jsonb"
                            " WHERE id = $1 AND version = $25 RETURNING id) " LOG_INSERT
                            " SELECT u.id, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15::json,"
                            " $16::jsonb, $17::jsonb, $18, nullif($19::bigint, 0),"
@@ -139,8 +143,8 @@ static const struct {
                               " nullif($17::bigint, 0), $18::bigint[])"},
     /* One statement is one transaction: the resource and its first log entry exist
      * together or not at all, in a single round trip. */
-    [ST_CREATE] = {"create", "WITH r AS (INSERT INTO resources (type, version, data, state, owner)"
-                             " VALUES ($1, 1, $2::json, $3, $4) RETURNING *),"
+    [ST_CREATE] = {"create", "WITH r AS (INSERT INTO resources (type, version, data, state, owner,"
+                             " access) VALUES ($1, 1, $2::json, $3, $4, $14::jsonb) RETURNING *),"
                              " l AS (INSERT INTO action_log (resource_id, version, action, target,"
                              " data, actor, forward, inverse, state, idempotency_key, fingerprint,"
                              " response, touches) SELECT id, 1, $5, $6::jsonb, $7::jsonb, $4,"
@@ -749,8 +753,13 @@ read_row_meta(const PGresult *r, int row, struct store_row *out)
 static enum err_code
 read_row(const PGresult *r, int row, struct store_row *out, struct err *err)
 {
+    enum err_code rc;
+
     read_row_meta(r, row, out);
-    return col_json(r, row, ROW_DATA_COL, &out->data, err);
+    rc = col_json(r, row, ROW_ACCESS_COL, &out->access, err);
+    if (rc == ERR_OK)
+        rc = col_json(r, row, ROW_DATA_COL, &out->data, err);
+    return rc;
 }
 
 void
@@ -765,6 +774,7 @@ store_row_clear(struct store_row *r)
     free(r->owner);
     free(r->created_at);
     free(r->updated_at);
+    json_object_put(r->access);
     memset(r, 0, sizeof(*r));
 }
 
@@ -848,12 +858,12 @@ store_token_actor(struct store *s, const char *hash_hex, char **actor, struct er
 
 enum err_code
 store_create(struct store *s, const char *type, json_object *data, const char *state,
-             const char *actor, const struct store_entry *entry, const struct store_idem *idem,
-             struct store_row *out, struct err *err)
+             json_object *access, const char *actor, const struct store_entry *entry,
+             const struct store_idem *idem, struct store_row *out, struct err *err)
 {
     struct params own = {0};
-    const char *vals[13];
-    struct stmt_call k = {CALL_EXEC, ST_CREATE, 13, vals, PGRES_TUPLES_OK};
+    const char *vals[14];
+    struct stmt_call k = {CALL_EXEC, ST_CREATE, 14, vals, PGRES_TUPLES_OK};
     int keyed = idem != NULL && idem->key != NULL;
     PGresult *res = NULL;
     enum err_code rc;
@@ -875,6 +885,7 @@ store_create(struct store *s, const char *type, json_object *data, const char *s
     vals[10] = keyed ? idem->fingerprint : NULL;
     vals[11] = keyed ? idem->response : NULL;
     vals[12] = opt_json_param(&own, entry->touches);
+    vals[13] = opt_json_param(&own, access);
 
     /* Never retried: when the connection drops after the server received the insert,
      * whether it committed is unknown, and a second insert would be a second resource. */
@@ -929,6 +940,8 @@ read_one(struct store *s, const char *type, int64_t id, int64_t unless_version, 
     } else {
         read_row_meta(res, 0, out);
         out->data_text = col_str(res, 0, ROW_DATA_COL);
+        if ((rc = col_json(res, 0, ROW_ACCESS_COL, &out->access, err)) != ERR_OK)
+            store_row_clear(out);
     }
     PQclear(res);
     params_free(&own);
@@ -949,17 +962,15 @@ store_read(struct store *s, const char *type, int64_t id, int64_t unless_version
 }
 
 enum err_code
-store_version(struct store *s, const char *type, int64_t id, int64_t *version, int *deleted,
-              struct err *err)
+store_meta(struct store *s, const char *type, int64_t id, struct store_row *out, struct err *err)
 {
     struct params own = {0};
     const char *vals[2];
-    struct stmt_call k = {CALL_EXEC, ST_VERSION, 2, vals, PGRES_TUPLES_OK};
+    struct stmt_call k = {CALL_EXEC, ST_META, 2, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     enum err_code rc;
 
-    *version = 0;
-    *deleted = 0;
+    memset(out, 0, sizeof(*out));
     rc = ensure_conn(s, err);
     if (rc != ERR_OK)
         return rc;
@@ -970,8 +981,12 @@ store_version(struct store *s, const char *type, int64_t id, int64_t *version, i
     } else if (PQntuples(res) == 0) {
         rc = not_found(err, type, id);
     } else {
-        *version = col_i64(res, 0, 0);
-        *deleted = PQgetvalue(res, 0, 1)[0] == 't';
+        out->id = col_i64(res, 0, 0);
+        out->version = col_i64(res, 0, 1);
+        out->deleted = PQgetvalue(res, 0, 2)[0] == 't';
+        out->owner = col_str(res, 0, 3);
+        if ((rc = col_json(res, 0, 4, &out->access, err)) != ERR_OK)
+            store_row_clear(out);
     }
     PQclear(res);
     params_free(&own);
@@ -979,12 +994,12 @@ store_version(struct store *s, const char *type, int64_t id, int64_t *version, i
 }
 
 enum err_code
-store_list(struct store *s, const char *type, int64_t after, int limit, struct store_row **rows,
-           size_t *n, struct err *err)
+store_list(struct store *s, const char *type, const char *actor, int64_t after, int limit,
+           struct store_row **rows, size_t *n, struct err *err)
 {
     struct params own = {0};
-    const char *vals[3];
-    struct stmt_call k = {CALL_EXEC, ST_LIST, 3, vals, PGRES_TUPLES_OK};
+    const char *vals[4];
+    struct stmt_call k = {CALL_EXEC, ST_LIST, 4, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     struct store_row *out = NULL;
     size_t i, count = 0;
@@ -998,6 +1013,7 @@ store_list(struct store *s, const char *type, int64_t after, int limit, struct s
     vals[0] = type;
     vals[1] = int_param(&own, after);
     vals[2] = int_param(&own, limit);
+    vals[3] = actor;
     if (run(s, &k, 1, &res, 1, PIPE_SYNC) != 1) {
         rc = fail(s, &k, res, err);
         goto cleanup;
@@ -1390,7 +1406,7 @@ write_row(struct store *s, const struct store_row *row, const char *data_text,
           const struct store_entry *entries, size_t n, const char *actor,
           const struct store_idem *idem, int *written, char **applied_at, struct err *err)
 {
-    enum { ROW_PARAMS = 7, ENTRY_PARAMS = 17, WRITE_PARAMS = ROW_PARAMS + ENTRY_PARAMS + 1 };
+    enum { ROW_PARAMS = 7, ENTRY_PARAMS = 17, WRITE_PARAMS = ROW_PARAMS + ENTRY_PARAMS + 2 };
     struct params own = {0};
     const char **vals = NULL, **v;
     struct stmt_call *calls = NULL;
@@ -1414,7 +1430,8 @@ write_row(struct store *s, const struct store_row *row, const char *data_text,
     vals[5] = int_param(&own, row->undo_top);
     vals[6] = int_param(&own, row->redo_top);
     entry_params(&own, vals + ROW_PARAMS, &entries[0], first, actor, idem);
-    vals[WRITE_PARAMS - 1] = int_param(&own, first - 1);
+    vals[WRITE_PARAMS - 2] = int_param(&own, first - 1);
+    vals[WRITE_PARAMS - 1] = opt_json_param(&own, row->access);
     calls[0] = (struct stmt_call){CALL_EXEC, ST_WRITE, WRITE_PARAMS, vals, PGRES_TUPLES_OK};
     for (i = 1; i < n; i++) {
         v = vals + WRITE_PARAMS + (1 + ENTRY_PARAMS) * (i - 1);

@@ -32,8 +32,9 @@ struct store_row {
     char *created_at; /* RFC 3339, UTC */
     char *updated_at;
     int deleted;
-    int64_t undo_top; /* the log version on top of the undo stack; 0 when empty */
-    int64_t redo_top; /* likewise for the redo stack */
+    int64_t undo_top;    /* the log version on top of the undo stack; 0 when empty */
+    int64_t redo_top;    /* likewise for the redo stack */
+    json_object *access; /* the owner's grants {"actor": "reader"|"editor"}; NULL: none */
 };
 
 void store_row_clear(struct store_row *r);
@@ -118,13 +119,14 @@ enum err_code store_token_actor(struct store *s, const char *hash_hex, char **ac
                                 struct err *err);
 
 /*
- * Inserts a resource of `type` at version 1 owned by `actor` with `data` and `state`,
+ * Inserts a resource of `type` at version 1 owned by `actor` with `data`, `state` and
+ * the grants `access` (NULL: none),
  * and its creation log entry (version 1, carrying `idem` when it is not NULL) in one
  * transaction. Fills *out. ERR_CONFLICT when the key
  * was taken concurrently.
  */
 enum err_code store_create(struct store *s, const char *type, json_object *data, const char *state,
-                           const char *actor, const struct store_entry *entry,
+                           json_object *access, const char *actor, const struct store_entry *entry,
                            const struct store_idem *idem, struct store_row *out, struct err *err);
 
 /* Reads a resource. ERR_NOT_FOUND when no resource of `type` has `id`; a deleted one is
@@ -141,16 +143,18 @@ enum err_code store_get(struct store *s, const char *type, int64_t id, struct st
 enum err_code store_read(struct store *s, const char *type, int64_t id, int64_t unless_version,
                          struct store_row *out, struct err *err);
 
-/* Reads the version only, without a lock (the cheap pre-check of a precondition). */
-enum err_code store_version(struct store *s, const char *type, int64_t id, int64_t *version,
-                            int *deleted, struct err *err);
+/* Reads what decides who may see a resource's log, without its document or a lock:
+ * out->id, version, deleted, owner and access. */
+enum err_code store_meta(struct store *s, const char *type, int64_t id, struct store_row *out,
+                         struct err *err);
 
 /*
- * Lists live resources of `type` with id > `after`, ascending, at most `limit`.
+ * Lists live resources of `type` that `actor` may read (its own, and those shared with
+ * it or with everyone) with id > `after`, ascending, at most `limit`.
  * *rows is a malloc'd array of *n rows; release each with store_row_clear, then free.
  */
-enum err_code store_list(struct store *s, const char *type, int64_t after, int limit,
-                         struct store_row **rows, size_t *n, struct err *err);
+enum err_code store_list(struct store *s, const char *type, const char *actor, int64_t after,
+                         int limit, struct store_row **rows, size_t *n, struct err *err);
 
 /*
  * The log of resource `id` with version > `since`, oldest first, at most `limit`

@@ -16,6 +16,7 @@
 #include "base/digest.h"
 #include "base/sbuf.h"
 #include "base/xalloc.h"
+#include "doc/access.h"
 #include "doc/history.h"
 #include "doc/patch.h"
 #include "doc/touch.h"
@@ -136,6 +137,10 @@ apply_builtin_name(enum apply_kind kind)
         return "undo";
     case APPLY_REDO:
         return "redo";
+    case APPLY_SHARE:
+        return "share";
+    case APPLY_UNSHARE:
+        return "unshare";
     case APPLY_CREATE:
         return "create";
     case APPLY_DUPLICATE:
@@ -143,6 +148,30 @@ apply_builtin_name(enum apply_kind kind)
     default:
         return NULL;
     }
+}
+
+/* The role a kind of change needs on its resource. */
+static enum access_role
+needed_role(enum apply_kind kind)
+{
+    switch (kind) {
+    case APPLY_DELETE:
+    case APPLY_SHARE:
+    case APPLY_UNSHARE:
+        return ACCESS_OWNER;
+    case APPLY_DUPLICATE:
+        return ACCESS_READER;
+    default:
+        return ACCESS_EDITOR;
+    }
+}
+
+/* Whether the actor may make this change to `row`: decided on the row as read. */
+static enum err_code
+check_access(const struct apply_change *ch, const struct store_row *row, struct err *err)
+{
+    return access_require(access_role(row->owner, row->access, ch->actor), needed_role(ch->kind),
+                          catalog_type_name(ch->type), ch->id, err);
 }
 
 /* ---------------------------------------------------------------------------------
@@ -305,6 +334,8 @@ check_names(struct txn *t, int *needs)
     size_t i;
 
     *needs = 0;
+    if (ch->kind == APPLY_SHARE || ch->kind == APPLY_UNSHARE)
+        return ERR_OK; /* a grant changes nothing the client saw of the document */
     if (apply_builtin_name(ch->kind) != NULL) {
         *needs = 1; /* PATCH and DELETE replace what the client saw: always guarded */
         return ERR_OK;
@@ -449,6 +480,42 @@ cleanup:
     return rc;
 }
 
+/*
+ * A share or unshare, {"actor": A, "role": R} or {"actor": A} (access.h): sets or
+ * removes A's grant in row->access. Nothing in the document changes.
+ */
+static enum err_code
+compile_grant(struct txn *t, const struct action *a, struct action_effect *eff)
+{
+    int share = t->ch->kind == APPLY_SHARE;
+    json_object *actor, *role = NULL;
+    const char *name;
+    enum err_code rc;
+
+    rc = access_check_grant(a->data, share, t->row.owner, "/data", t->err);
+    if (rc != ERR_OK)
+        return rc;
+    json_object_object_get_ex(a->data, "actor", &actor);
+    json_object_object_get_ex(a->data, "role", &role);
+    name = json_object_get_string(actor);
+    if (t->row.access == NULL)
+        t->row.access = json_object_new_object();
+    if (share)
+        json_object_object_add(t->row.access, name, json_object_get(role));
+    else
+        json_object_object_del(t->row.access, name);
+    if (json_object_object_length(t->row.access) > ACCESS_GRANTS_MAX)
+        return err_fail(t->err, ERR_UNPROCESSABLE, "/data/actor",
+                        "a resource has at most %d grants", ACCESS_GRANTS_MAX);
+    if (json_object_object_length(t->row.access) == 0) {
+        json_object_put(t->row.access);
+        t->row.access = NULL;
+    }
+    eff->forward = json_object_new_array();
+    eff->inverse = json_object_new_array();
+    return ERR_OK;
+}
+
 /* Applies one item to row->data (and row->state / row->deleted). A new state is
  * borrowed from eff, which outlives the row's use of it. */
 static enum err_code
@@ -480,6 +547,9 @@ compile_item(struct txn *t, const struct action *a, const char *prefix, struct a
         eff->inverse = json_object_new_array();
         row->deleted = 1;
         return ERR_OK;
+    case APPLY_SHARE:
+    case APPLY_UNSHARE:
+        return compile_grant(t, a, eff);
     case APPLY_UNDO:
     case APPLY_REDO:
         rc = compile_history(t, eff);
@@ -510,6 +580,9 @@ item_touches(const struct apply_change *ch, const struct action *a, const struct
         t = json_object_new_array();
         touch_add_all(t);
         return t;
+    case APPLY_SHARE:
+    case APPLY_UNSHARE:
+        return json_object_new_array(); /* no part of the document */
     default:
         t = touch_patch(eff->forward, before);
         if (eff->new_state != NULL)
@@ -639,7 +712,9 @@ link_history(struct txn *t, int64_t first_version)
 
     switch (t->ch->kind) {
     case APPLY_DELETE:
-        return;
+    case APPLY_SHARE:
+    case APPLY_UNSHARE:
+        return; /* nothing an undo could revert in the document */
     case APPLY_UNDO:
         last->reverts = t->reverts;
         last->stack_prev = row->redo_top;
@@ -663,12 +738,13 @@ link_history(struct txn *t, int64_t first_version)
     }
 }
 
-/* Whether a change of this kind answers with a body (a transition by its verb and a
- * delete answer with none). */
+/* Whether a change of this kind answers with a body (a transition by its verb, a
+ * delete and a grant answer with none). */
 static int
 has_body(enum apply_kind kind)
 {
-    return kind != APPLY_VERB && kind != APPLY_DELETE;
+    return kind != APPLY_VERB && kind != APPLY_DELETE && kind != APPLY_SHARE &&
+           kind != APPLY_UNSHARE;
 }
 
 /* The answer's members, all but the document: version, time, the action or each item's
@@ -759,7 +835,7 @@ step_read(struct txn *t, enum step *next)
         t->read_state = t->row.state;
         t->current = t->row.version;
         *next = STEP_CHECK;
-        return ERR_OK;
+        return check_access(ch, &t->row, t->err);
     }
     if (t->merging && t->seen > 0) {
         t->missed.after = t->seen;
@@ -775,6 +851,8 @@ step_read(struct txn *t, enum step *next)
     if (rc == ERR_CONFLICT) {
         /* at another version, read without the lock: decided as under it */
         err_clear(t->err);
+        if ((rc = check_access(ch, &t->row, t->err)) != ERR_OK)
+            return rc;
         if (t->row.deleted)
             return gone(ch, t->err);
         rc = check_names(t, &needs);
@@ -792,7 +870,7 @@ step_read(struct txn *t, enum step *next)
         return rc;
     t->locked = 1;
     *next = ch->key != NULL ? STEP_REPLAY : STEP_CHECK;
-    return ERR_OK;
+    return check_access(ch, &t->row, t->err);
 }
 
 static enum err_code
@@ -1117,7 +1195,7 @@ create(const struct apply_ctx *ctx, const struct apply_change *ch, struct apply_
     struct store_row src = {0};
     struct store_entry entry = {0};
     struct store_idem idem = {0};
-    json_object *data = ch->data, *note = NULL;
+    json_object *data = ch->data, *note = NULL, *grants = NULL;
     int found = 0;
     enum err_code rc = ERR_OK;
 
@@ -1131,6 +1209,8 @@ create(const struct apply_ctx *ctx, const struct apply_change *ch, struct apply_
     }
     if (ch->kind == APPLY_DUPLICATE) {
         rc = store_get(ctx->store, type, ch->id, &src, err);
+        if (rc == ERR_OK)
+            rc = check_access(ch, &src, err);
         if (rc == ERR_OK && src.deleted)
             rc = gone(ch, err);
         if (rc != ERR_OK)
@@ -1140,9 +1220,15 @@ create(const struct apply_ctx *ctx, const struct apply_change *ch, struct apply_
         json_object_object_add(note, "source", json_object_new_string(ch->source));
         json_object_object_add(note, "source_version", json_object_new_int64(src.version));
     }
+    if (ch->kind == APPLY_CREATE && ch->grants != NULL &&
+        json_object_object_length(ch->grants) > 0) {
+        grants = ch->grants;
+        note = json_object_new_object();
+        json_object_object_add(note, "access", jsonp_copy(grants));
+    }
     creation_entry(&entry, apply_builtin_name(ch->kind), data, note);
-    rc = store_create(ctx->store, type, data, catalog_type_initial_state(ch->type), ch->actor,
-                      &entry, ch->key ? &idem : NULL, &out->row, err);
+    rc = store_create(ctx->store, type, data, catalog_type_initial_state(ch->type), grants,
+                      ch->actor, &entry, ch->key ? &idem : NULL, &out->row, err);
     if (rc == ERR_CONFLICT && ch->key != NULL) {
         /* the same key committed concurrently: answer as its retry */
         err_clear(err);

@@ -37,6 +37,8 @@ enum apply_kind {
     APPLY_DELETE,      /* marks the resource deleted */
     APPLY_UNDO,        /* reverts the top of the undo stack */
     APPLY_REDO,        /* re-applies the top of the redo stack */
+    APPLY_SHARE,       /* grants an actor a role: data {"actor", "role"} */
+    APPLY_UNSHARE,     /* takes an actor's grant back: data {"actor"} */
     APPLY_CREATE,      /* a new resource with the change's data */
     APPLY_DUPLICATE    /* a new resource copying the change's resource */
 };
@@ -69,6 +71,7 @@ struct apply_change {
     const char *fingerprint; /* apply_fingerprint of the keyed request */
     int undo_own;            /* APPLY_UNDO: only the actor's own latest change */
     json_object *data;       /* APPLY_CREATE: the initial document */
+    json_object *grants;     /* APPLY_CREATE: the initial grants (checked), or NULL */
     const char *source;      /* APPLY_DUPLICATE: how the log names the source */
 };
 
@@ -93,8 +96,11 @@ void apply_outcome_clear(struct apply_outcome *o);
 /*
  * Applies `ch` in one transaction: fills *out and returns ERR_OK, or returns the
  * failure's code with `err` filled (and out->missed_since where it applies); nothing
- * has changed then. A keyed request whose key was used for a different request is
- * ERR_UNPROCESSABLE ("idempotency-key-reused").
+ * has changed then. Access is decided on the row the transaction read (locked, or the
+ * kept version its write is conditional on): an actor without a role gets
+ * ERR_NOT_FOUND as for a missing resource, one without the role the kind needs
+ * ERR_FORBIDDEN (access.h). A keyed request whose key was used for a different
+ * request is ERR_UNPROCESSABLE ("idempotency-key-reused").
  */
 enum err_code apply_change(const struct apply_ctx *ctx, const struct apply_change *ch,
                            struct apply_outcome *out, struct err *err);

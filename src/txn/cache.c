@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "doc/jsonp.h"
 
 #define CACHE_MIN_BUCKETS 64
 
@@ -52,6 +53,7 @@ cache_free(struct cache *c)
         return;
     for (e = c->newest; e != NULL; e = next) {
         next = e->older;
+        json_object_put(e->row.access);
         free(e);
     }
     free(c->buckets);
@@ -111,6 +113,7 @@ remove_at(struct cache *c, struct entry **slot)
     unlink_lru(c, e);
     c->bytes -= e->bytes;
     c->count--;
+    json_object_put(e->row.access);
     free(e);
 }
 
@@ -173,6 +176,9 @@ cache_put(struct cache *c, const struct store_row *row, const char *text, size_t
     strings = len + 1 + len0(row->type) + len0(row->state) + len0(row->owner) +
               len0(row->created_at) + len0(row->updated_at);
     bytes = sizeof(*e) + strings + sizeof(struct entry *); /* and its share of the table */
+    /* the grants are kept as a copy of their own, counted by their text */
+    if (row->access != NULL)
+        bytes += strlen(json_object_to_json_string(row->access));
     if (bytes > c->max_bytes)
         return;
     while (c->bytes + bytes > c->max_bytes)
@@ -182,6 +188,7 @@ cache_put(struct cache *c, const struct store_row *row, const char *text, size_t
     e->bytes = bytes;
     e->row = *row;
     e->row.data = NULL;
+    e->row.access = jsonp_copy(row->access);
     e->len = len;
     memcpy(e->text, text, len);
     e->text[len] = '\0';
@@ -228,6 +235,7 @@ cache_get(struct cache *c, const char *type, int64_t id, int64_t version, struct
     out->owner = dup_or_null(e->row.owner);
     out->created_at = dup_or_null(e->row.created_at);
     out->updated_at = dup_or_null(e->row.updated_at);
+    out->access = jsonp_copy(e->row.access);
     return 1;
 }
 

@@ -39,6 +39,10 @@ PORT = _SPLIT.port or 80
 MOUNT = _SPLIT.path  # "/api"
 TOKEN = _env("ACTIOND_TOKEN")
 TOKEN_BOB = _env("ACTIOND_TOKEN_BOB")
+
+# The grants of a resource created for tests in which bob edits alice's resources:
+# only what its owner shares is reachable by anyone else (docs/access.md).
+BOB_EDITS = {"bob": "editor"}
 DATABASE_URL = _env("DATABASE_URL")
 APP_DATABASE_URL = _env("ACTIOND_APP_DATABASE_URL")
 PSQL = os.environ.get("PSQL", "psql")
@@ -427,14 +431,15 @@ class ApiTestCase(unittest.TestCase):
         path, frames = find_list(doc, "frame")
         return [] if path is None else frames
 
-    def log_entries(self, clip_id, since=0, limit=None, max_pages=1000, type_="clips"):
+    def log_entries(self, clip_id, since=0, limit=None, max_pages=1000, type_="clips",
+                    token=_DEFAULT):
         """Every log entry of a resource (a clip unless `type_` says otherwise) after
-        `since`, following _links.next page by page."""
+        `since`, following _links.next page by page, read as `token`'s actor."""
         query = f"?since={since}" + (f"&limit={limit}" if limit else "")
         url = f"/{type_}/{clip_id}/actions{query}"
         entries = []
         for _ in range(max_pages):
-            resp = request("GET", url)
+            resp = request("GET", url, token=token)
             self.assertEqual(resp.status, 200, resp)
             page = resp.body["entries"]
             entries.extend(page)

@@ -21,7 +21,7 @@ import tempfile
 import unittest
 import urllib.parse
 
-from client import (APP_DATABASE_URL, DATABASE_URL, TOKEN_BOB, ApiTestCase, psql,
+from client import (BOB_EDITS, APP_DATABASE_URL, DATABASE_URL, TOKEN_BOB, ApiTestCase, psql,
                     psql_value, request)
 
 GENESIS = "0" * 64
@@ -311,7 +311,7 @@ class AuditViews(ApiTestCase):
 
     @classmethod
     def setUpClass(cls):
-        resp = request("POST", "/clips")
+        resp = request("POST", "/clips", body={"access": BOB_EDITS})
         assert resp.status == 201, resp
         cls.clip_id = clip = resp.body["id"]
         script = [

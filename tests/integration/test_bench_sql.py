@@ -9,7 +9,7 @@ names. This test reads both and fails on drift:
   - the columns the locking read tests (ST_LOCK), and its select list, which the
     pgbench script repeats (with aliases for \\gset) before reading extra values.
 
-It needs no server: it reads src/store/store.c, or src/store.c in a tree from before
+It needs no server: it reads src/store/store.c, or src/store/store.c in a tree from before
 the sources moved into folders. Run it alone with
 `python3 tests/integration/test_bench_sql.py`; tests/integration/run runs it too.
 """
@@ -19,7 +19,7 @@ import re
 import unittest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-STORE_CANDIDATES = ("src/store/store.c", "src/store.c")
+STORE_CANDIDATES = ("src/store/store.c", "src/store/store.c")
 BENCH_SQL = ROOT / "bench" / "pgbench" / "action.sql"
 
 

@@ -4,7 +4,7 @@ document. Keyframes stay sorted by frame."""
 
 import unittest
 
-from client import TOKEN_BOB, ApiTestCase, at_path, find_list, find_object, utc_micros
+from client import BOB_EDITS, TOKEN_BOB, ApiTestCase, at_path, find_list, find_object, utc_micros
 
 ADD = {"action": "add_crop_keyframe",
        "data": {"frame": 100, "x": 50, "y": 50, "width": 640, "height": 360}}
@@ -114,7 +114,7 @@ class ClipExamples(ApiTestCase):
         self.assertEqual(self.keyframes(doc)[3]["x"], 10)
 
     def test_bob_edits_alices_clip_and_is_the_actor(self):
-        clip_id, _ = self.create_clip()
+        clip_id, _ = self.create_clip({"access": BOB_EDITS})
         self.act_ok(clip_id, at(ADD, 1), token=TOKEN_BOB)
         entries = self.log_entries(clip_id)
         self.assertEqual([e["actor"] for e in entries], ["alice", "bob"])

@@ -1,4 +1,4 @@
-"""test_doc_cache.py: the worker's document cache (src/cache.h). A worker keeps the
+"""test_doc_cache.py: the worker's document cache (src/txn/cache.h). A worker keeps the
 documents it wrote and compiles the next action on one of them without reading the row,
 writing only if the row is still at that version. Two single-process workers of the
 test's own, each on its own socket, share the suite's database: what one keeps goes

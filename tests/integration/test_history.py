@@ -6,7 +6,7 @@ appended."""
 
 import json
 
-from client import (TOKEN_BOB, ApiTestCase, assert_problem, etag, link_href, request)
+from client import (BOB_EDITS, TOKEN_BOB, ApiTestCase, assert_problem, etag, link_href, request)
 
 
 def canon(doc):
@@ -72,7 +72,7 @@ class History(ApiTestCase):
         return resp.body
 
     def new_clip_with_keyframe(self):
-        clip_id, _ = self.create_clip()
+        clip_id, _ = self.create_clip({"access": BOB_EDITS})
         self.act_v("clips", clip_id, {"action": "add_crop_keyframe", "data": KEYFRAME}, 1)
         return clip_id
 

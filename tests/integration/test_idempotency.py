@@ -107,7 +107,7 @@ class Idempotency(ApiTestCase):
         self.assertEqual(resp.status, 200, resp)
         self.assertFalse(replayed(resp), resp.headers)
         self.assertEqual(resp.body["version"], 2)
-        self.assertEqual(self.get_clip(bobs_clip)["version"], 2)
+        self.assertEqual(self.get_clip(bobs_clip, token=TOKEN_BOB)["version"], 2)
 
     def test_keyed_transition_replays_its_204_and_location(self):
         resp = request("POST", "/analysis_jobs")

@@ -9,7 +9,7 @@ touches and, for a merged one, what it was based on and merged over."""
 import json
 import unittest
 
-from client import (TOKEN_BOB, ApiTestCase, assert_problem, etag, href, link_href,
+from client import (BOB_EDITS, TOKEN_BOB, ApiTestCase, assert_problem, etag, href, link_href,
                     request)
 from merge_util import (STALE_VERSION, apply_action, check_merge_conflict,
                         check_merged, not_merged)
@@ -50,7 +50,7 @@ class MergeCase(ApiTestCase):
     """A clip at version 4 holding keyframes 100, 200 and 300 (self.clip, self.base)."""
 
     def setUp(self):
-        self.clip, _ = self.create_clip()
+        self.clip, _ = self.create_clip({"access": BOB_EDITS})
         for version, frame in ((1, 100), (2, 200), (3, 300)):
             self.add_keyframe(self.clip, version, frame)
         self.base = 4
@@ -474,7 +474,7 @@ class Tags(MergeCase):
 
 class Transitions(ApiTestCase):
     def job(self):
-        resp = request("POST", "/analysis_jobs")
+        resp = request("POST", "/analysis_jobs", body={"access": BOB_EDITS})
         self.assertEqual(resp.status, 201, resp)
         return resp.body["id"]
 
@@ -528,7 +528,7 @@ class Patches(ApiTestCase):
     INITIAL = {"a": [1, 2, 3], "b": {"c": 1}, "d": [10, 20], "e": 0}
 
     def setUp(self):
-        resp = request("POST", "/documents", body={"data": self.INITIAL})
+        resp = request("POST", "/documents", body={"data": self.INITIAL, "access": BOB_EDITS})
         self.assertEqual(resp.status, 201, resp)
         self.doc = resp.body["id"]
 
@@ -581,7 +581,7 @@ class Patches(ApiTestCase):
         self.assert_same(before)
 
     def test_a_positional_path_conflicts_with_a_keyed_catalog_edit(self):
-        resp = request("POST", "/clips")
+        resp = request("POST", "/clips", body={"access": BOB_EDITS})
         clip = resp.body["id"]
         for version, frame in ((1, 100), (2, 200)):
             r = request("POST", f"/clips/{clip}/actions", body={
@@ -630,7 +630,7 @@ class Patches(ApiTestCase):
         self.assert_same(before)
 
     def test_escaped_member_names_are_their_own_members(self):
-        resp = request("POST", "/documents", body={"data": {"a": 1, "a/b": 2, "m~n": 3}})
+        resp = request("POST", "/documents", body={"data": {"a": 1, "a/b": 2, "m~n": 3}, "access": BOB_EDITS})
         self.doc = resp.body["id"]
         self.patch_ok([{"op": "replace", "path": "/a", "value": 5}], 1, merge=False)    # 2
         resp = self.patch_ok([{"op": "replace", "path": "/a~1b", "value": 6}], 1)
@@ -644,7 +644,7 @@ class Patches(ApiTestCase):
     def test_numeric_member_names_of_objects_are_not_positions(self):
         # docs/merge.md: only a position into an array stands for the whole array; in
         # an object, "3" and "4" are two members like any others
-        resp = request("POST", "/documents", body={"data": {"m": {"3": 0, "4": 0}}})
+        resp = request("POST", "/documents", body={"data": {"m": {"3": 0, "4": 0}}, "access": BOB_EDITS})
         self.doc = resp.body["id"]
         self.patch_ok([{"op": "replace", "path": "/m/3", "value": 1}], 1, merge=False)  # 2
         resp = self.patch([{"op": "replace", "path": "/m/4", "value": 2}], 1)
@@ -875,7 +875,7 @@ class Undo(MergeCase):
         self.assert_unchanged(self.clip, before)
 
     def test_stale_undo_of_a_transition_it_did_not_see(self):
-        resp = request("POST", "/analysis_jobs")
+        resp = request("POST", "/analysis_jobs", body={"access": BOB_EDITS})
         self.assertEqual(resp.status, 201, resp)
         job = resp.body["id"]
         resp = request("POST", f"/analysis_jobs/{job}/actions",

@@ -22,7 +22,7 @@ import threading
 import unittest
 import uuid
 
-from client import TOKEN, TOKEN_BOB, ApiTestCase, apply_patch, request
+from client import BOB_EDITS, TOKEN, TOKEN_BOB, ApiTestCase, apply_patch, request
 from merge_util import (KF, MERGE_CONFLICT, action_touches, apply_action, sets_overlap)
 
 SEED = 6006
@@ -103,7 +103,7 @@ class MergeProperty(ApiTestCase):
     maxDiff = None
 
     def new_clip(self):
-        clip_id, created = self.create_clip()
+        clip_id, created = self.create_clip({"access": BOB_EDITS})
         version = 1
         for frame in INITIAL_FRAMES:
             self.add_keyframe(clip_id, version, frame, x=frame, y=frame)

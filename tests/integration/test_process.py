@@ -122,7 +122,7 @@ class UnderSpawnFcgi(ApiTestCase):
     def test_a_large_request_leaves_no_peak_behind(self):
         """A JSON Patch near the body limit builds tens of MB of objects; once it is
         answered the worker hands that memory back (malloc_trim) instead of keeping its
-        peak for good (src/worker.c)."""
+        peak for good (src/http/worker.c)."""
         with open(f"/proc/{self.proc.pid}/maps") as f:
             if "libasan" in f.read():
                 self.skipTest("AddressSanitizer replaces glibc's allocator, whose trimming"
@@ -313,7 +313,7 @@ class KeptConnections(ApiTestCase):
     fastcgi_keep_conn): one single-process worker waits on all of them and on its
     listening socket at once, so an idle kept connection never holds it."""
 
-    LIMIT = 256  # MAX_KEPT_CONNECTIONS in src/worker.c
+    LIMIT = 256  # MAX_KEPT_CONNECTIONS in src/http/worker.c
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="actiond-kept.")

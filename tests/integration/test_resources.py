@@ -54,7 +54,7 @@ class Authentication(ApiTestCase):
     def test_actor_is_owner_and_in_log(self):
         clip_id, resp = self.create_clip(token=TOKEN_BOB)
         self.assertEqual(resp.body["owner"], "bob")
-        entries = self.log_entries(clip_id)
+        entries = self.log_entries(clip_id, token=TOKEN_BOB)
         self.assertEqual(entries[0]["actor"], "bob")
 
 

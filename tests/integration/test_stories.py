@@ -5,7 +5,7 @@ device survives; two users saving one description never overwrite each other
 silently; two components of one page editing their own slices of one clip both keep
 their edits."""
 
-from client import TOKEN_BOB, ApiTestCase, assert_problem, etag, request
+from client import BOB_EDITS, TOKEN_BOB, ApiTestCase, assert_problem, etag, request
 
 HOURS_OF_WORK = ["Chapter one.", "Chapter one. Chapter two.",
                  "Chapter one. Chapter two. Chapter three, the long one."]
@@ -82,7 +82,8 @@ class StaleTab(ApiTestCase):
 
 class TwoUsersOneDescription(ApiTestCase):
     def test_the_second_save_is_told(self):
-        resp = request("POST", "/articles", body={"data": {"title": "Clip", "body": "old"}})
+        resp = request("POST", "/articles", body={"data": {"title": "Clip", "body": "old"},
+                                                  "access": BOB_EDITS})
         article = resp.body["id"]
         alice = request("POST", f"/articles/{article}/actions", body={
             "action": "set_body", "data": {"body": "alice's words"}, "expected_version": 1})

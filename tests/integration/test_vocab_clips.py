@@ -271,7 +271,8 @@ class ReturnedIds(ClipCase):
 
 class Tags(ClipCase):
     def setUp(self):
-        self.clip_id = self.new_clip()
+        # bob edits it too
+        self.clip_id = self.create("clips", with_data=False, access={"bob": "editor"})["id"]
         body, _ = self.apply(self.clip_id, CREATE_ANNOTATION, 1)
         self.annotation_id = body["annotation_id"]
         self.tag = with_ids(ADD_TAG, annotation_id=self.annotation_id)

@@ -1,7 +1,8 @@
 """test_vocab_duplicate.py: POST /dashboards/{id}/duplicate:
 201, Location of the copy, the copy in the body (new id, owned by the caller, version
 1), a log that begins with a creation entry naming the source; dashboard
-representations carry _links.duplicate.href; a missing dashboard answers 404."""
+representations carry _links.duplicate.href; a missing dashboard answers 404. Alice
+shares her boards with bob as a reader, which is what duplicating needs."""
 
 import json
 import unittest
@@ -17,7 +18,7 @@ CATALOG = load_catalog()
 class DuplicateCase(VocabTestCase):
     def new_dashboard(self, title=None):
         title = title or f"board {uuid.uuid4()}"
-        board = self.create(TYPE, {"title": title, "widgets": []})
+        board = self.create(TYPE, {"title": title, "widgets": []}, access={"bob": "reader"})
         self.send_ok(TYPE, board["id"], {"action": "add_widget", "data": {"kind": "chart",
                                                                            "config": {"n": 1}},
                                           "expected_version": 1})
@@ -33,12 +34,13 @@ class DuplicateCase(VocabTestCase):
         return request("POST", f"/{TYPE}/{board_id}/duplicate", body=body, headers=headers,
                        token=token, **kwargs)
 
-    def copies_of(self, title, after):
-        """Every listed dashboard created after id `after` with this title."""
+    def copies_of(self, title, after, token=TOKEN_BOB):
+        """Every dashboard `token`'s actor may list created after id `after` with this
+        title."""
         found = []
         url = f"/{TYPE}?limit=100&after={after}"
         while url:
-            resp = request("GET", url)
+            resp = request("GET", url, token=token)
             self.assertEqual(resp.status, 200, resp)
             found += [i for i in resp.body["items"] if i["data"].get("title") == title]
             nxt = link_href(resp.body["_links"].get("next"))
@@ -68,8 +70,8 @@ class Duplicate(DuplicateCase):
         self.assertIn("no-store", resp.header("Cache-Control") or "")
         self.assertEqual(copy["_links"]["self"]["href"], location)
         self.assertEqual(copy["_links"]["duplicate"]["href"], f"{location}/duplicate")
-        # the Location reads back the same copy
-        read = self.read(TYPE, copy["id"])
+        # the Location reads back the same copy, for its owner
+        read = self.read(TYPE, copy["id"], token=TOKEN_BOB)
         for member in ("id", "type", "owner", "version", "data"):
             self.assertEqual(read[member], copy[member], member)
         # the source is untouched, and its log did not grow
@@ -79,7 +81,7 @@ class Duplicate(DuplicateCase):
     def test_the_copy_has_its_own_log_beginning_with_a_creation_that_names_the_source(self):
         source = self.new_dashboard()
         copy = self.duplicate(source["id"]).body
-        entries = self.log(TYPE, copy["id"])
+        entries = self.log(TYPE, copy["id"], token=TOKEN_BOB)
         self.assertEqual(len(entries), 1, entries)
         first = entries[0]
         self.assertEqual(first["version"], 1)
@@ -99,10 +101,14 @@ class Duplicate(DuplicateCase):
                                           "target": {"widget_id": 1},
                                           "expected_version": source["version"]})
         self.assertEqual(self.read(TYPE, source["id"])["data"]["title"], source["data"]["title"])
-        self.assertEqual(len(self.read(TYPE, copy["id"])["data"]["widgets"]), 2)
-        # a copy of a copy, by alice this time
+        self.assertEqual(len(self.read(TYPE, copy["id"], token=TOKEN_BOB)["data"]["widgets"]), 2)
+        # a copy of a copy, by alice this time: bob's copy is his, shared with nobody
         again = self.duplicate(copy["id"], token=None)
         self.assertEqual(again.status, 401, again)
+        assert_problem(self.duplicate(copy["id"], token=TOKEN), 404)
+        shared = request("POST", f"/{TYPE}/{copy['id']}/share", token=TOKEN_BOB,
+                         body={"data": {"actor": "alice", "role": "reader"}})
+        self.assertEqual(shared.status, 204, shared)
         again = self.duplicate(copy["id"], token=TOKEN)
         self.assertEqual(again.status, 201, again)
         self.assertEqual(again.body["owner"], "alice")

@@ -4,7 +4,7 @@ Every example of RFC 6902 Appendix A (A.1 to A.16) and of RFC 7396 Appendix A (a
 example of RFC 7396 section 3) is run through the API: POST /documents {"data":
 <original>}, then PATCH with If-Match and the patch's media type. A success must leave
 exactly the RFC's result (and one new version); an error must answer the status
-docs/api.md and src/patch.h give it (400 malformed, 409 failed test or create on an
+docs/api.md and src/doc/patch.h give it (400 malformed, 409 failed test or create on an
 existing value, 422 missing path) and leave the document and version untouched.
 
 Then the rest of the PATCH contract: the `create` extension, all or nothing, RFC 6901

@@ -56,8 +56,8 @@ def cache_control_ok(value):
 
 
 class JobCase(VocabTestCase):
-    def new_job(self, data=None):
-        job = self.create(TYPE, data, with_data=data is not None)
+    def new_job(self, data=None, access=None):
+        job = self.create(TYPE, data, with_data=data is not None, access=access)
         self.assertEqual(job["state"], INITIAL, job)
         return job["id"]
 
@@ -186,8 +186,8 @@ class ClientVerbs(JobCase):
         self.assertEqual(again.header("ETag"), first.header("ETag"))
         self.assertEqual(self.read(TYPE, job_id)["version"], 2)
 
-    def test_anyone_may_drive_the_machine_and_is_logged(self):
-        job_id = self.new_job()
+    def test_an_editor_may_drive_the_machine_and_is_logged(self):
+        job_id = self.new_job(access={"bob": "editor"})
         self.transition(job_id, "suspend", token=TOKEN_BOB)
         self.assertEqual([e["actor"] for e in self.log(TYPE, job_id)], ["alice", "bob"])
 

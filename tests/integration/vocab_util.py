@@ -68,16 +68,20 @@ class VocabTestCase(ApiTestCase):
 
     maxDiff = 6000
 
-    def create(self, type_, data=None, token=None, with_data=True):
+    def create(self, type_, data=None, token=None, with_data=True, access=None):
+        """Creates a resource; `access` are its grants (docs/access.md)."""
         body = {"data": data} if with_data else None
+        if access is not None:
+            body = dict(body or {}, access=access)
         kwargs = {} if token is None else {"token": token}
         resp = request("POST", f"/{type_}", body=body, **kwargs)
         self.assertEqual(resp.status, 201, resp)
         self.assertIsInstance(resp.body, dict, resp)
         return resp.body
 
-    def read(self, type_, id_):
-        resp = request("GET", f"/{type_}/{id_}")
+    def read(self, type_, id_, token=None):
+        kwargs = {} if token is None else {"token": token}
+        resp = request("GET", f"/{type_}/{id_}", **kwargs)
         self.assertEqual(resp.status, 200, resp)
         return resp.body
 
@@ -108,9 +112,10 @@ class VocabTestCase(ApiTestCase):
         kwargs = {} if token is None else {"token": token}
         return request("POST", f"/{type_}/{id_}/{name}", body=body, headers=headers, **kwargs)
 
-    def log(self, type_, id_, since=0, limit=None, max_pages=1000):
+    def log(self, type_, id_, since=0, limit=None, max_pages=1000, token=None):
         """Every log entry of a resource after `since`, following _links.next."""
-        return self.log_entries(id_, since, limit, max_pages, type_=type_)
+        kwargs = {} if token is None else {"token": token}
+        return self.log_entries(id_, since, limit, max_pages, type_=type_, **kwargs)
 
     def assert_same(self, type_, id_, before):
         """The resource still has the version, data (and state) of `before`, and its

@@ -1,6 +1,6 @@
 /*
  * test_replay.c: rebuilding a resource from log entries and comparing it with the
- * stored row (src/replay.c), without a database: the order of versions, the hash
+ * stored row (src/doc/replay.c), without a database: the order of versions, the hash
  * chain links, patches that do not apply, state and deletion, and where two
  * documents first differ.
  */
