@@ -1,7 +1,8 @@
 /*
  * actionctl.c: the administration command. Applies the schema files in order
- * (`migrate`), issues and revokes bearer tokens (`token`), and checks that the action
- * log accounts for every stored resource and that its hash chain is intact (`verify`).
+ * (`migrate`), issues, lists and revokes bearer tokens (`token`), and checks that the
+ * action log accounts for every stored resource and that its hash chain is intact
+ * (`verify`).
  * It connects as the owner of the schema, never as the workers' role;
  * docs/database.md describes all three.
  */
@@ -32,6 +33,13 @@
 /* Random bytes in a token: 160 bits, beyond any guessing; 40 hex digits on the wire. */
 #define TOKEN_BYTES 20
 #define TOKEN_PREFIX "adt_"
+
+/* The longest lifetime `token create --expires-in` gives: ten years, in seconds. */
+#define TOKEN_EXPIRES_MAX 315360000L
+
+/* to_char()'s format for times in `token create` and `token list`: UTC (the statements
+ * say AT TIME ZONE 'UTC'), to the second, RFC 3339. */
+#define TOKEN_TIME_FORMAT "YYYY-MM-DD\"T\"HH24:MI:SS\"Z\""
 
 /* A migration file larger than this is not one of ours. */
 #define MIGRATION_MAX ((size_t)16 * 1024 * 1024)
@@ -77,15 +85,16 @@
     " WHERE ($1::text IS NULL OR r.type = $1) AND ($2::bigint IS NULL OR r.id = $2)"               \
     " ORDER BY l.resource_id, l.version"
 
-enum command { CMD_MIGRATE, CMD_TOKEN_CREATE, CMD_TOKEN_REVOKE, CMD_VERIFY };
+enum command { CMD_MIGRATE, CMD_TOKEN_CREATE, CMD_TOKEN_LIST, CMD_TOKEN_REVOKE, CMD_VERIFY };
 
 struct options {
     const char *database;
     const char *dir;
     const char *actor;
     const char *type;
-    const char *id;
-    const char *words[3]; /* "migrate", "token" "create"|"revoke", or "verify" */
+    const char *id; /* verify: a resource id; token revoke: a token id */
+    const char *expires_in;
+    const char *words[3]; /* "migrate", "token" "create"|"list"|"revoke", or "verify" */
     int nwords;
 };
 
@@ -118,9 +127,12 @@ static int by_name(const struct dirent **a, const struct dirent **b);
 static char *read_file(const char *path);
 static int apply_one(PGconn *c, const char *dir, const char *name, int *applied);
 static int cmd_migrate(PGconn *c, const char *dir);
-static int cmd_token_create(PGconn *c, const char *actor);
-static int cmd_token_revoke(PGconn *c, const char *actor);
+static int cmd_token_create(PGconn *c, const char *actor, const char *expires_in);
+static int cmd_token_list(PGconn *c, const char *actor);
+static int cmd_token_revoke(PGconn *c, const char *actor, const char *id);
 static int valid_id(const char *s);
+static int valid_seconds(const char *s);
+static int check_token_command(const struct options *o, enum command *cmd);
 static int64_t col_i64(const PGresult *r, int row, int col);
 static int cursor_peek(PGconn *c, struct cursor *k);
 static void verify_progress(struct verify_run *v, const PGresult *r, int row);
@@ -133,14 +145,20 @@ static void
 usage(FILE *f)
 {
     fputs("usage: actionctl [--database URL] migrate [--dir DIR]\n"
-          "       actionctl [--database URL] token create --actor NAME\n"
-          "       actionctl [--database URL] token revoke --actor NAME\n"
+          "       actionctl [--database URL] token create --actor NAME [--expires-in SECONDS]\n"
+          "       actionctl [--database URL] token list [--actor NAME]\n"
+          "       actionctl [--database URL] token revoke --id ID | --actor NAME\n"
           "       actionctl [--database URL] verify [--type TYPE] [--id ID]\n"
           "\n"
           "  migrate        apply the schema files (DIR/*.sql, in name order) not yet\n"
           "                 recorded in schema_migrations, each in its own transaction\n"
-          "  token create   print a new bearer token for NAME; only its SHA-256 is stored\n"
-          "  token revoke   revoke every token of NAME\n"
+          "  token create   print a new bearer token for NAME as the last line on stdout\n"
+          "                 (its id and expiry go to stderr); only its SHA-256 is stored.\n"
+          "                 With --expires-in it stops working SECONDS from now.\n"
+          "  token list     every token (of NAME): id, actor, created, expires, last\n"
+          "                 used (to about a minute) and status; never a token or digest\n"
+          "  token revoke   revoke token ID, or every token of NAME; every worker\n"
+          "                 refuses it within a second\n"
           "  verify         rebuild every resource (or those selected) from its action log\n"
           "                 and compare it with the stored one; check the log's hash chain.\n"
           "                 Prints the first divergence of each resource that has one.\n"
@@ -151,7 +169,8 @@ usage(FILE *f)
           "  --dir DIR       schema files; default $ACTIOND_SQL_DIR, else " ACTIOND_DATADIR "/sql\n"
           "  --actor NAME    1 to 100 characters of A-Z a-z 0-9 . _ @ -\n"
           "  --type TYPE     verify only resources of this type\n"
-          "  --id ID         verify only this resource\n"
+          "  --id ID         verify only this resource; token revoke: the token's id\n"
+          "  --expires-in SECONDS  1 to 315360000 (ten years)\n"
           "\n"
           "Exit status: 0 success (verify: everything matches), 1 failure (verify: a\n"
           "mismatch), 2 usage error.\n",
@@ -195,6 +214,8 @@ parse_options(int argc, char **argv, struct options *o)
             slot = &o->type;
         else if (len == strlen("--id") && strncmp(a, "--id", len) == 0)
             slot = &o->id;
+        else if (len == strlen("--expires-in") && strncmp(a, "--expires-in", len) == 0)
+            slot = &o->expires_in;
         if (slot == NULL) {
             fprintf(stderr, "actionctl: unknown option \"%.*s\"\n", (int)len, a);
             return EXIT_USAGE;
@@ -395,15 +416,20 @@ cleanup:
     return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/*
+ * Issues a token for `actor` that expires `expires_in` seconds from now (NULL: never).
+ * The token is the only line on stdout, so `TOKEN=$(actionctl token create ...)` works;
+ * its id and expiry go to stderr.
+ */
 static int
-cmd_token_create(PGconn *c, const char *actor)
+cmd_token_create(PGconn *c, const char *actor, const char *expires_in)
 {
     static const char digits[] = "0123456789abcdef";
     unsigned char raw[TOKEN_BYTES];
     char token[sizeof(TOKEN_PREFIX) + 2 * TOKEN_BYTES], hash[DIGEST_SHA256_HEX_LEN + 1];
-    const char *vals[2] = {hash, actor};
+    const char *vals[4] = {hash, actor, expires_in, TOKEN_TIME_FORMAT};
     size_t i, off = strlen(TOKEN_PREFIX);
-    int ok;
+    PGresult *r;
 
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
         fprintf(stderr, "actionctl: getrandom: %s\n", strerror(errno));
@@ -417,34 +443,111 @@ cmd_token_create(PGconn *c, const char *actor)
     token[off + 2 * sizeof(raw)] = '\0';
     digest_sha256_hex(token, strlen(token), hash);
 
-    ok = exec_ok(c, "token create", "INSERT INTO tokens (hash, actor) VALUES ($1, $2)", 2, vals,
-                 PGRES_COMMAND_OK);
-    if (ok)
+    /* now() + NULL is NULL: no --expires-in, no expiry */
+    r = exec_params(c, "token create",
+                    "INSERT INTO tokens (hash, actor, expires_at)"
+                    " VALUES ($1, $2, now() + $3::integer * interval '1 second')"
+                    " RETURNING id, coalesce(to_char(expires_at AT TIME ZONE 'UTC', $4), 'never')",
+                    4, vals, PGRES_TUPLES_OK);
+    if (r != NULL) {
+        fprintf(stderr, "actionctl: token %s for %s, expires %s\n", PQgetvalue(r, 0, 0), actor,
+                PQgetvalue(r, 0, 1));
+        fflush(stderr);
         printf("%s\n", token);
+    }
+    PQclear(r);
     explicit_bzero(raw, sizeof(raw));
     explicit_bzero(token, sizeof(token));
-    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+    return r != NULL ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/*
+ * Prints every token (of `actor`, when not NULL) in id order as aligned columns under a
+ * header line: id, actor, created, expires, last used, status (active, expired or
+ * revoked). Times are UTC to the second; "-" for none. Never a token or its digest.
+ */
 static int
-cmd_token_revoke(PGconn *c, const char *actor)
+cmd_token_list(PGconn *c, const char *actor)
 {
-    const char *vals[1] = {actor};
+    static const char *const head[] = {"ID", "ACTOR", "CREATED", "EXPIRES", "LAST_USED", "STATUS"};
+    enum { NCOLS = sizeof(head) / sizeof(head[0]) };
+    const char *vals[2] = {actor, TOKEN_TIME_FORMAT};
+    int width[NCOLS], rows, row, col;
     PGresult *r;
-    const char *n;
 
-    r = exec_params(c, "token revoke",
-                    "UPDATE tokens SET revoked_at = now() WHERE actor = $1 AND revoked_at IS NULL",
-                    1, vals, PGRES_COMMAND_OK);
+    r = exec_params(c, "token list",
+                    "SELECT id, actor, to_char(created_at AT TIME ZONE 'UTC', $2),"
+                    " coalesce(to_char(expires_at AT TIME ZONE 'UTC', $2), '-'),"
+                    " coalesce(to_char(last_used_at AT TIME ZONE 'UTC', $2), '-'),"
+                    " CASE WHEN revoked_at IS NOT NULL THEN 'revoked'"
+                    " WHEN expires_at <= now() THEN 'expired' ELSE 'active' END"
+                    " FROM tokens WHERE $1::text IS NULL OR actor = $1 ORDER BY id",
+                    2, vals, PGRES_TUPLES_OK);
     if (r == NULL)
         return EXIT_FAILURE;
-    n = PQcmdTuples(r);
-    if (strcmp(n, "0") == 0)
-        fprintf(stderr, "actionctl: %s has no active tokens\n", actor);
-    else
-        printf("revoked %s token%s of %s\n", n, strcmp(n, "1") == 0 ? "" : "s", actor);
+    rows = PQntuples(r);
+    for (col = 0; col < NCOLS; col++) {
+        width[col] = (int)strlen(head[col]);
+        for (row = 0; row < rows; row++)
+            if (PQgetlength(r, row, col) > width[col])
+                width[col] = PQgetlength(r, row, col);
+    }
+    for (row = -1; row < rows; row++)
+        for (col = 0; col < NCOLS; col++)
+            printf("%-*s%s", col + 1 < NCOLS ? width[col] : 0,
+                   row < 0 ? head[col] : PQgetvalue(r, row, col), col + 1 < NCOLS ? "  " : "\n");
     PQclear(r);
     return EXIT_SUCCESS;
+}
+
+/*
+ * Revokes token `id`, or (id NULL) every active token of `actor`. The UPDATE's trigger
+ * (sql/007_tokens.sql) announces each token to the workers when the transaction
+ * commits. Revoking a token already revoked changes nothing and succeeds; an id no
+ * token has fails.
+ */
+static int
+cmd_token_revoke(PGconn *c, const char *actor, const char *id)
+{
+    const char *vals[1] = {id != NULL ? id : actor};
+    PGresult *r;
+    const char *n;
+    int rc = EXIT_SUCCESS;
+
+    if (id == NULL) {
+        r = exec_params(
+            c, "token revoke",
+            "UPDATE tokens SET revoked_at = now() WHERE actor = $1 AND revoked_at IS NULL", 1, vals,
+            PGRES_COMMAND_OK);
+        if (r == NULL)
+            return EXIT_FAILURE;
+        n = PQcmdTuples(r);
+        if (strcmp(n, "0") == 0)
+            fprintf(stderr, "actionctl: %s has no active tokens\n", actor);
+        else
+            printf("revoked %s token%s of %s\n", n, strcmp(n, "1") == 0 ? "" : "s", actor);
+        PQclear(r);
+        return EXIT_SUCCESS;
+    }
+    /* one statement: the row as it was (revoked before or not), revoked now if it was not */
+    r = exec_params(c, "token revoke",
+                    "WITH t AS (SELECT id, actor, revoked_at FROM tokens WHERE id = $1 FOR UPDATE),"
+                    " u AS (UPDATE tokens SET revoked_at = now() FROM t"
+                    " WHERE tokens.id = t.id AND t.revoked_at IS NULL RETURNING tokens.id)"
+                    " SELECT t.actor, t.revoked_at IS NOT NULL FROM t",
+                    1, vals, PGRES_TUPLES_OK);
+    if (r == NULL)
+        return EXIT_FAILURE;
+    if (PQntuples(r) == 0) {
+        fprintf(stderr, "actionctl: there is no token %s\n", id);
+        rc = EXIT_FAILURE;
+    } else if (PQgetvalue(r, 0, 1)[0] == 't') {
+        fprintf(stderr, "actionctl: token %s of %s was already revoked\n", id, PQgetvalue(r, 0, 0));
+    } else {
+        printf("revoked token %s of %s\n", id, PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return rc;
 }
 
 /* A resource id as the API spells it: a positive decimal without sign or leading zero
@@ -458,6 +561,17 @@ valid_id(const char *s)
         return 0;
     /* 19 digits may still overflow: compare with INT64_MAX's text */
     return n < 19 || strcmp(s, "9223372036854775807") <= 0;
+}
+
+/* A number of seconds for --expires-in: 1 to TOKEN_EXPIRES_MAX, digits only. */
+static int
+valid_seconds(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 9 || s[0] == '0' || strspn(s, "0123456789") != n)
+        return 0;
+    return strtol(s, NULL, 10) <= TOKEN_EXPIRES_MAX;
 }
 
 /* A bigint column; the server's text always parses. */
@@ -649,6 +763,61 @@ cleanup:
     return EXIT_FAILURE;
 }
 
+/* check_command for "token create|list|revoke". */
+static int
+check_token_command(const struct options *o, enum command *cmd)
+{
+    const char *verb = o->words[1];
+
+    if (strcmp(verb, "create") == 0) {
+        *cmd = CMD_TOKEN_CREATE;
+        if (o->dir != NULL || o->type != NULL || o->id != NULL) {
+            fputs("actionctl: token create takes only --actor and --expires-in\n", stderr);
+            return EXIT_USAGE;
+        }
+        if (o->actor == NULL) {
+            fputs("actionctl: token create needs --actor NAME\n", stderr);
+            return EXIT_USAGE;
+        }
+        if (o->expires_in != NULL && !valid_seconds(o->expires_in)) {
+            fprintf(stderr,
+                    "actionctl: --expires-in must be a number of seconds from 1 to %ld, not "
+                    "\"%s\"\n",
+                    TOKEN_EXPIRES_MAX, o->expires_in);
+            return EXIT_USAGE;
+        }
+    } else if (strcmp(verb, "list") == 0) {
+        *cmd = CMD_TOKEN_LIST;
+        if (o->dir != NULL || o->type != NULL || o->id != NULL || o->expires_in != NULL) {
+            fputs("actionctl: token list takes only --actor\n", stderr);
+            return EXIT_USAGE;
+        }
+    } else if (strcmp(verb, "revoke") == 0) {
+        *cmd = CMD_TOKEN_REVOKE;
+        if (o->dir != NULL || o->type != NULL || o->expires_in != NULL) {
+            fputs("actionctl: token revoke takes only --id or --actor\n", stderr);
+            return EXIT_USAGE;
+        }
+        if ((o->id == NULL) == (o->actor == NULL)) {
+            fputs("actionctl: token revoke needs either --id ID or --actor NAME\n", stderr);
+            return EXIT_USAGE;
+        }
+        if (o->id != NULL && !valid_id(o->id)) {
+            fprintf(stderr, "actionctl: --id \"%s\" is not a token id (a positive integer)\n",
+                    o->id);
+            return EXIT_USAGE;
+        }
+    } else {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (o->actor != NULL && !access_valid_actor(o->actor)) {
+        fputs("actionctl: an actor name is 1 to 100 characters of A-Z a-z 0-9 . _ @ -\n", stderr);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 /* Which command the words name, with the options it allows. EXIT_USAGE after saying
  * what is wrong, else 0. */
 static int
@@ -656,33 +825,17 @@ check_command(const struct options *o, enum command *cmd)
 {
     if (o->nwords == 1 && strcmp(o->words[0], "migrate") == 0) {
         *cmd = CMD_MIGRATE;
-        if (o->actor != NULL || o->type != NULL || o->id != NULL) {
+        if (o->actor != NULL || o->type != NULL || o->id != NULL || o->expires_in != NULL) {
             fputs("actionctl: migrate takes only --dir\n", stderr);
             return EXIT_USAGE;
         }
         return 0;
     }
-    if (o->nwords == 2 && strcmp(o->words[0], "token") == 0 &&
-        (strcmp(o->words[1], "create") == 0 || strcmp(o->words[1], "revoke") == 0)) {
-        *cmd = strcmp(o->words[1], "create") == 0 ? CMD_TOKEN_CREATE : CMD_TOKEN_REVOKE;
-        if (o->dir != NULL || o->type != NULL || o->id != NULL) {
-            fputs("actionctl: token takes only --actor\n", stderr);
-            return EXIT_USAGE;
-        }
-        if (o->actor == NULL) {
-            fprintf(stderr, "actionctl: token %s needs --actor NAME\n", o->words[1]);
-            return EXIT_USAGE;
-        }
-        if (!access_valid_actor(o->actor)) {
-            fputs("actionctl: an actor name is 1 to 100 characters of A-Z a-z 0-9 . _ @ -\n",
-                  stderr);
-            return EXIT_USAGE;
-        }
-        return 0;
-    }
+    if (o->nwords == 2 && strcmp(o->words[0], "token") == 0)
+        return check_token_command(o, cmd);
     if (o->nwords == 1 && strcmp(o->words[0], "verify") == 0) {
         *cmd = CMD_VERIFY;
-        if (o->dir != NULL || o->actor != NULL) {
+        if (o->dir != NULL || o->actor != NULL || o->expires_in != NULL) {
             fputs("actionctl: verify takes only --type and --id\n", stderr);
             return EXIT_USAGE;
         }
@@ -732,10 +885,13 @@ main(int argc, char **argv)
         rc = cmd_migrate(c, dir);
         break;
     case CMD_TOKEN_CREATE:
-        rc = cmd_token_create(c, o.actor);
+        rc = cmd_token_create(c, o.actor, o.expires_in);
+        break;
+    case CMD_TOKEN_LIST:
+        rc = cmd_token_list(c, o.actor);
         break;
     case CMD_TOKEN_REVOKE:
-        rc = cmd_token_revoke(c, o.actor);
+        rc = cmd_token_revoke(c, o.id != NULL ? NULL : o.actor, o.id);
         break;
     case CMD_VERIFY:
         rc = cmd_verify(c, o.type, o.id);

@@ -77,6 +77,12 @@ api_free(struct api *a)
     free(a);
 }
 
+void
+api_after_response(struct api *a)
+{
+    auth_record_use(a->auth, a->store);
+}
+
 /* "<mount>/<type>/<id><suffix>", newly allocated. */
 static char *
 api_href(const struct call *c, int64_t id, const char *suffix)

@@ -27,4 +27,11 @@ void api_free(struct api *a);
  */
 void api_handle(struct api *a, struct req *r, struct resp *out);
 
+/*
+ * The work requests leave for after their responses are out: writes which tokens were
+ * used (auth_record_use). The worker calls it once a response has gone to the web
+ * server, off every request's path. Never fails.
+ */
+void api_after_response(struct api *a);
+
 #endif

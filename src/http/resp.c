@@ -114,7 +114,9 @@ resp_problem(struct resp *r, const struct err *err)
     json_object_put(p);
     if (code == ERR_UNAVAILABLE)
         resp_header(r, "Retry-After", "1");
-    if (code == ERR_UNAUTHORIZED)
+    if (code == ERR_UNAUTHORIZED && strcmp(err->slug, RESP_SLUG_INVALID_TOKEN) == 0)
+        resp_header(r, "WWW-Authenticate", "Bearer realm=\"actiond\", error=\"invalid_token\"");
+    else if (code == ERR_UNAUTHORIZED)
         resp_header(r, "WWW-Authenticate", "Bearer realm=\"actiond\"");
     resp_header(r, "Cache-Control", "no-store");
 }

@@ -50,9 +50,17 @@ void resp_json_with(struct resp *r, int status, json_object *body, const char *n
 void resp_empty(struct resp *r, int status);
 
 /*
+ * The problem slug of a 401 for a bearer token that was presented and refused
+ * (unknown, revoked, expired, malformed): its challenge carries error="invalid_token"
+ * (RFC 6750 section 3.1). Other 401s have no token at all, and their challenge no error.
+ */
+#define RESP_SLUG_INVALID_TOKEN "invalid-token"
+
+/*
  * Sets an application/problem+json response from `err`: type urn:actiond:problem:<slug>,
  * title, status, detail, pointer when there is one, then err->extra's members.
- * A 503 gets Retry-After; a 401 gets WWW-Authenticate. Cache-Control: no-store.
+ * A 503 gets Retry-After; a 401 gets WWW-Authenticate (RFC 6750 section 3), with
+ * error="invalid_token" for the slug RESP_SLUG_INVALID_TOKEN. Cache-Control: no-store.
  */
 void resp_problem(struct resp *r, const struct err *err);
 

@@ -365,6 +365,8 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
             continue;
         }
         handled = serve_one(&src, c, api, &resp, &out);
+        /* the answer has reached the web server: bookkeeping no client waits for */
+        api_after_response(api);
         /* A large request's objects are freed between allocations that outlive it (kept
          * documents, the connection), so glibc can return none of that memory at the top
          * of the heap, and a child would keep the peak of its largest request for good

@@ -53,9 +53,18 @@
 /* The name of the unique index on (actor, idempotency_key) in sql/001_core.sql. */
 #define STORE_IDEM_INDEX "action_log_idempotency_key"
 
+/* The channel sql/007_tokens.sql's triggers announce token changes on; every
+ * connection LISTENs on it. */
+#define STORE_TOKEN_CHANNEL "actiond_tokens"
+
+/* Reads of what the server sent that store_poll_revocations makes, at most, before it
+ * gives up on reading the rest and reports every token changed. */
+#define STORE_POLL_READS 16
+
 enum stmt {
     ST_PING,
     ST_TOKEN,
+    ST_TOKEN_USED,
     ST_READ,
     ST_META,
     ST_LIST,
@@ -96,7 +105,19 @@ static const struct {
     const char *sql;
 } stmts[ST_COUNT] = {
     [ST_PING] = {"ping", "SELECT 1"},
-    [ST_TOKEN] = {"token", "SELECT actor FROM tokens WHERE hash = $1 AND revoked_at IS NULL"},
+    /* Revoked and expired tokens too: the caller says which it refuses, and why. The
+     * expiry comes as seconds since the epoch, which the worker keeps and checks itself
+     * for as long as it trusts the token without asking again. */
+    [ST_TOKEN] = {"token", "SELECT id, actor, extract(epoch FROM expires_at),"
+                           " revoked_at IS NOT NULL, coalesce(expires_at <= now(), false)"
+                           " FROM tokens WHERE hash = $1"},
+    /* Last use, to about a minute: a row another worker wrote less than $2 seconds ago
+     * is left alone, so a token's row changes at most once per $2 seconds however many
+     * workers accept it. */
+    [ST_TOKEN_USED] = {"token_used",
+                       "UPDATE tokens SET last_used_at = now()"
+                       " WHERE id = ANY ($1::bigint[]) AND (last_used_at IS NULL"
+                       " OR last_used_at <= now() - $2::integer * interval '1 second')"},
     [ST_READ] = {"read", "SELECT " READ_COLS " FROM resources WHERE id = $1 AND type = $2"},
     [ST_META] = {"meta", "SELECT id, version, deleted_at IS NOT NULL, owner, access"
                          " FROM resources WHERE id = $1 AND type = $2"},
@@ -180,6 +201,9 @@ struct store {
     PGconn *conn; /* NULL before the first use and after a loss; otherwise prepared */
     int in_txn;   /* store_lock's transaction is open: conn is in pipeline mode, unsynced */
     int checked;  /* store_ready found conn alive, and no statement has run since */
+    int unread;   /* the last look at the socket left something there unread */
+    unsigned long connects; /* connections made so far */
+    unsigned long polled;   /* `connects` at the last store_poll_revocations */
 };
 
 /* How a pipeline ends. */
@@ -192,7 +216,8 @@ enum pipe_end {
 enum call_kind {
     CALL_EXEC,    /* run prepared statement `st` with `params` */
     CALL_PREPARE, /* prepare statement `st` */
-    CALL_SESSION  /* STORE_SESSION_SQL, once per connection */
+    CALL_SESSION, /* STORE_SESSION_SQL, once per connection */
+    CALL_LISTEN   /* LISTEN on STORE_TOKEN_CHANNEL, once per connection */
 };
 
 struct stmt_call {
@@ -213,7 +238,8 @@ struct params {
 static void log_store(const char *what, const char *sqlstate, const char *msg);
 static void store_notice(void *arg, const char *message);
 static void drop_conn(struct store *s);
-static int conn_alive(PGconn *c);
+static int drain(PGconn *c, int reads);
+static int conn_alive(struct store *s);
 static enum err_code store_connect(struct store *s, struct err *err);
 static enum err_code ensure_conn(struct store *s, struct err *err);
 static const char *call_name(const struct stmt_call *k);
@@ -278,44 +304,60 @@ drop_conn(struct store *s)
 }
 
 /*
- * Whether an idle connection is still there, without a round trip. An idle session
- * receives nothing unless the server speaks on its own, and the case that matters is
- * a terminated backend: its farewell message and end of file are waiting on the
- * socket, and reading them is how libpq learns the connection is gone. The loop is
- * bounded because a live server may also send notices.
+ * Reads what the server has sent on an idle connection, without waiting for more and
+ * without a round trip, in at most `reads` reads. libpq keeps what it reads: notices go
+ * to store_notice, notifications wait for PQnotifies. Returns 1 when nothing is left
+ * waiting on the socket, 0 when something still is, -1 when the connection is gone.
  */
 static int
-conn_alive(PGconn *c)
+drain(PGconn *c, int reads)
 {
     struct pollfd p;
     int i;
 
     if (PQstatus(c) != CONNECTION_OK)
-        return 0;
+        return -1;
     p.fd = PQsocket(c);
     p.events = POLLIN;
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < reads; i++) {
         p.revents = 0;
         if (poll(&p, 1, 0) <= 0)
-            break;
+            return PQstatus(c) == CONNECTION_OK ? 1 : -1;
         if (!PQconsumeInput(c))
-            return 0;
+            return -1;
     }
-    return PQstatus(c) == CONNECTION_OK;
+    return PQstatus(c) == CONNECTION_OK ? 0 : -1;
 }
 
 /*
- * Opens a new connection, sets the session up and prepares every statement, all in
- * one round trip after the handshake. ERR_UNAVAILABLE when the server cannot be
- * reached; ERR_INTERNAL when it refuses a statement (typically: the schema is missing,
- * run `actionctl migrate`). On failure s->conn stays NULL.
+ * Whether an idle connection is still there, without a round trip. An idle session
+ * receives nothing unless the server speaks on its own, and the case that matters is
+ * a terminated backend: its farewell message and end of file are waiting on the
+ * socket, and reading them is how libpq learns the connection is gone. The reads are
+ * bounded because a live server may also send notices and notifications; s->unread
+ * says whether some were left for later.
+ */
+static int
+conn_alive(struct store *s)
+{
+    int r = drain(s->conn, 4);
+
+    s->unread = r == 0;
+    return r >= 0;
+}
+
+/*
+ * Opens a new connection, sets the session up, LISTENs for token changes and prepares
+ * every statement, all in one round trip after the handshake. ERR_UNAVAILABLE when the
+ * server cannot be reached; ERR_INTERNAL when it refuses a statement (typically: the
+ * schema is missing, run `actionctl migrate`). On failure s->conn stays NULL.
  */
 static enum err_code
 store_connect(struct store *s, struct err *err)
 {
     const char *keys[5], *vals[5];
-    struct stmt_call calls[1 + ST_COUNT];
-    PGresult *res[1 + ST_COUNT];
+    struct stmt_call calls[2 + ST_COUNT];
+    PGresult *res[2 + ST_COUNT];
     size_t n = 0, bad;
     int k = 0, i;
     enum err_code rc = ERR_OK;
@@ -345,6 +387,7 @@ store_connect(struct store *s, struct err *err)
     PQsetNoticeProcessor(s->conn, store_notice, NULL);
 
     calls[n++] = (struct stmt_call){CALL_SESSION, ST_COUNT, 0, NULL, PGRES_TUPLES_OK};
+    calls[n++] = (struct stmt_call){CALL_LISTEN, ST_COUNT, 0, NULL, PGRES_COMMAND_OK};
     for (i = 0; i < ST_COUNT; i++)
         calls[n++] = (struct stmt_call){CALL_PREPARE, (enum stmt)i, 0, NULL, PGRES_COMMAND_OK};
     bad = pipeline(s, calls, n, res, PIPE_SYNC);
@@ -353,6 +396,10 @@ store_connect(struct store *s, struct err *err)
     clear_results(res, n);
     if (rc != ERR_OK && s->conn != NULL)
         drop_conn(s);
+    if (rc == ERR_OK) {
+        s->connects++;
+        s->unread = 0;
+    }
     return rc;
 }
 
@@ -369,7 +416,7 @@ ensure_conn(struct store *s, struct err *err)
     int checked = s->checked;
 
     s->checked = 0;
-    if (s->conn != NULL && !checked && !conn_alive(s->conn)) {
+    if (s->conn != NULL && !checked && !conn_alive(s)) {
         log_store("connection lost", NULL, PQerrorMessage(s->conn));
         drop_conn(s);
     }
@@ -385,7 +432,11 @@ ensure_conn(struct store *s, struct err *err)
 static const char *
 call_name(const struct stmt_call *k)
 {
-    return k->kind == CALL_SESSION ? "session" : stmts[k->st].name;
+    if (k->kind == CALL_SESSION)
+        return "session";
+    if (k->kind == CALL_LISTEN)
+        return "listen";
+    return stmts[k->st].name;
 }
 
 /* Queues one call on a connection in pipeline mode; 0 when libpq refuses. */
@@ -396,6 +447,8 @@ send_call(PGconn *c, const struct stmt_call *k)
         return PQsendPrepare(c, stmts[k->st].name, stmts[k->st].sql, 0, NULL);
     if (k->kind == CALL_SESSION)
         return PQsendQueryParams(c, STORE_SESSION_SQL, 0, NULL, NULL, NULL, NULL, 0);
+    if (k->kind == CALL_LISTEN)
+        return PQsendQueryParams(c, "LISTEN " STORE_TOKEN_CHANNEL, 0, NULL, NULL, NULL, NULL, 0);
     return PQsendQueryPrepared(c, stmts[k->st].name, k->nparams, k->params, NULL, NULL, 0);
 }
 
@@ -834,25 +887,107 @@ store_ping(struct store *s, struct err *err)
     return rc;
 }
 
+void
+store_token_clear(struct store_token *t)
+{
+    if (t == NULL)
+        return;
+    free(t->actor);
+    memset(t, 0, sizeof(*t));
+}
+
 enum err_code
-store_token_actor(struct store *s, const char *hash_hex, char **actor, struct err *err)
+store_token_lookup(struct store *s, const char *hash_hex, struct store_token *out, struct err *err)
 {
     const char *vals[1] = {hash_hex};
     struct stmt_call k = {CALL_EXEC, ST_TOKEN, 1, vals, PGRES_TUPLES_OK};
     PGresult *res = NULL;
     enum err_code rc;
 
-    *actor = NULL;
+    memset(out, 0, sizeof(*out));
     rc = ensure_conn(s, err);
     if (rc != ERR_OK)
         return rc;
-    if (run(s, &k, 1, &res, 1, PIPE_SYNC) != 1)
+    if (run(s, &k, 1, &res, 1, PIPE_SYNC) != 1) {
         rc = fail(s, &k, res, err);
-    else if (PQntuples(res) == 0)
-        rc = err_fail(err, ERR_UNAUTHORIZED, NULL, "unknown or revoked token");
-    else
-        *actor = col_str(res, 0, 0);
+    } else if (PQntuples(res) == 0) {
+        rc = err_fail(err, ERR_NOT_FOUND, NULL, "no token has this digest");
+    } else {
+        out->id = col_i64(res, 0, 0);
+        out->actor = col_str(res, 0, 1);
+        /* numeric text such as "1733620000.123456"; always parses */
+        out->expires_at = PQgetisnull(res, 0, 2) ? 0 : strtod(PQgetvalue(res, 0, 2), NULL);
+        out->revoked = PQgetvalue(res, 0, 3)[0] == 't';
+        out->expired = PQgetvalue(res, 0, 4)[0] == 't';
+    }
     PQclear(res);
+    return rc;
+}
+
+int
+store_poll_revocations(struct store *s, struct store_revoked *out)
+{
+    PGnotify *note;
+    char *end;
+    long long id;
+    int r;
+
+    out->all = 0;
+    out->n = 0;
+    /* a new connection: what was announced while there was none is lost */
+    if (s->conn == NULL || s->connects != s->polled) {
+        out->all = 1;
+        s->polled = s->connects;
+    }
+    if (s->conn == NULL)
+        return 1;
+    /* store_ready has just read the socket, unless it left something there */
+    if (!s->checked || s->unread) {
+        r = drain(s->conn, STORE_POLL_READS);
+        s->unread = r == 0;
+        /* more waiting than was read (any token may be named there), or a connection
+         * going away: the next statement finds it gone (checked no more) and reconnects */
+        if (r <= 0)
+            out->all = 1;
+        if (r < 0)
+            s->checked = 0;
+    }
+    while ((note = PQnotifies(s->conn)) != NULL) {
+        if (strcmp(note->relname, STORE_TOKEN_CHANNEL) == 0) {
+            id = strtoll(note->extra, &end, 10);
+            if (note->extra[0] == '\0' || *end != '\0' || id <= 0 || out->n == STORE_REVOKED_MAX)
+                out->all = 1;
+            else
+                out->ids[out->n++] = (int64_t)id;
+        }
+        PQfreemem(note);
+    }
+    return out->all || out->n > 0;
+}
+
+enum err_code
+store_token_used(struct store *s, const int64_t *ids, size_t n, int interval_seconds,
+                 struct err *err)
+{
+    struct params own = {0};
+    const char *vals[2];
+    struct stmt_call k = {CALL_EXEC, ST_TOKEN_USED, 2, vals, PGRES_COMMAND_OK};
+    PGresult *res = NULL;
+    enum err_code rc = ERR_OK;
+
+    if (n == 0)
+        return ERR_OK;
+    /* never a new connection (or a wait for one) between requests: the next request
+     * connects, and records its token's use after its own answer */
+    if (s->conn == NULL || s->in_txn)
+        return err_fail(err, ERR_UNAVAILABLE, NULL, "database unavailable");
+    s->checked = 0;
+    vals[0] = array_param(&own, ids, n);
+    vals[1] = int_param(&own, interval_seconds);
+    if (pipeline(s, &k, 1, &res, PIPE_SYNC) != 1)
+        rc = fail(s, &k, res, err);
+    PQclear(res);
+    params_free(&own);
     return rc;
 }
 

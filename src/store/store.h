@@ -114,9 +114,60 @@ enum err_code store_ready(struct store *s, struct err *err);
 /* One round trip to the server: ERR_OK when it answers, ERR_UNAVAILABLE when not. */
 enum err_code store_ping(struct store *s, struct err *err);
 
-/* The actor of the unrevoked token whose SHA-256 is `hash_hex`; *actor is malloc'd. */
-enum err_code store_token_actor(struct store *s, const char *hash_hex, char **actor,
-                                struct err *err);
+/* A bearer token as the database knows it. `actor` is owned; store_token_clear. */
+struct store_token {
+    int64_t id;
+    char *actor;
+    double expires_at; /* seconds since the Unix epoch; 0 when it never expires */
+    int expired;       /* the database's clock has reached expires_at */
+    int revoked;
+};
+
+void store_token_clear(struct store_token *t);
+
+/*
+ * The token whose SHA-256 is `hash_hex` (64 lowercase hex digits) into *out, revoked
+ * and expired ones too: the caller decides what it accepts. ERR_NOT_FOUND when no token
+ * has that digest. One round trip.
+ */
+enum err_code store_token_lookup(struct store *s, const char *hash_hex, struct store_token *out,
+                                 struct err *err);
+
+/* The token ids store_poll_revocations names at most; beyond them it reports `all`. */
+#define STORE_REVOKED_MAX 32
+
+/*
+ * Tokens that may no longer be what a caller verified earlier: the ids of tokens
+ * revoked, given another expiry, re-assigned or deleted, as sql/007_tokens.sql's
+ * triggers announce them; or `all`, when any token may have changed unannounced.
+ */
+struct store_revoked {
+    int all;
+    size_t n;
+    int64_t ids[STORE_REVOKED_MAX];
+};
+
+/*
+ * What the database has announced about tokens since the last call, into *out, without
+ * a round trip: it reads only what the server has already sent on the connection, which
+ * LISTENs from the moment it is made. Returns 1 when there is anything to forget, else
+ * 0. `all` is set after a new connection (announcements made while there was none are
+ * lost), without a connection, for a TRUNCATE, and when more has arrived than one call
+ * reads or out->ids holds. Call it after store_ready, before trusting a token verified
+ * earlier: a change committed before the call is reported once the server has sent it,
+ * which it does within milliseconds of the commit (docs/access.md).
+ */
+int store_poll_revocations(struct store *s, struct store_revoked *out);
+
+/*
+ * Records that tokens ids[0..n) were used: sets their last_used_at to now, except where
+ * it was set less than `interval_seconds` ago. One statement, its own transaction, on
+ * the connection as it is: without one (or inside a transaction) it connects to
+ * nothing and answers ERR_UNAVAILABLE, so a caller between requests never waits for a
+ * database that is gone.
+ */
+enum err_code store_token_used(struct store *s, const int64_t *ids, size_t n, int interval_seconds,
+                               struct err *err);
 
 /*
  * Inserts a resource of `type` at version 1 owned by `actor` with `data`, `state` and

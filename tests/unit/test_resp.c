@@ -96,3 +96,53 @@ Test(resp, cgi_serialisation)
     json_object_put(o);
     resp_free(&r);
 }
+
+/* The header lines of `r` as a string. */
+static char *
+headers_of(const struct resp *r)
+{
+    return strndup(r->headers.data ? r->headers.data : "", r->headers.len);
+}
+
+/* RFC 6750 section 3: a request without a token gets a challenge without an error code. */
+Test(resp, a_missing_token_is_challenged_without_an_error)
+{
+    struct resp r;
+    struct err err = {0};
+    char *h;
+
+    err_fail(&err, ERR_UNAUTHORIZED, NULL, "no token");
+    resp_init(&r);
+    resp_problem(&r, &err);
+    h = headers_of(&r);
+    cr_assert_eq(r.status, 401);
+    cr_assert(strstr(h, "WWW-Authenticate: Bearer realm=\"actiond\"\r\n") != NULL, "%s", h);
+    free(h);
+    err_clear(&err);
+    resp_free(&r);
+}
+
+/* RFC 6750 section 3.1: a token presented and refused gets error="invalid_token". */
+Test(resp, a_refused_token_is_challenged_with_invalid_token)
+{
+    struct resp r;
+    struct err err = {0};
+    char *h, *b;
+
+    err_fail(&err, ERR_UNAUTHORIZED, NULL, "the token was revoked");
+    err_set_slug(&err, RESP_SLUG_INVALID_TOKEN);
+    resp_init(&r);
+    resp_problem(&r, &err);
+    h = headers_of(&r);
+    b = body_of(&r);
+    cr_assert_eq(r.status, 401);
+    cr_assert(
+        strstr(h, "WWW-Authenticate: Bearer realm=\"actiond\", error=\"invalid_token\"\r\n") !=
+            NULL,
+        "%s", h);
+    cr_assert(strstr(b, "urn:actiond:problem:invalid-token") != NULL, "%s", b);
+    free(h);
+    free(b);
+    err_clear(&err);
+    resp_free(&r);
+}
