@@ -1,8 +1,8 @@
 /*
  * actionctl.c: the administration command. Applies the schema files in order
- * (`migrate`), issues, lists and revokes bearer tokens (`token`), and checks that the
- * action log accounts for every stored resource and that its hash chain is intact
- * (`verify`).
+ * (`migrate`), issues, lists and revokes bearer tokens (`token`), lists and changes who
+ * may reach a resource (`grant`, `transfer`), and checks that the action log accounts
+ * for every stored resource and that its hash chain is intact (`verify`).
  * It connects as the owner of the schema, never as the workers' role;
  * docs/database.md describes all three.
  */
@@ -72,7 +72,7 @@
  */
 #define VERIFY_RESOURCES_SQL                                                                       \
     "DECLARE verify_resources NO SCROLL CURSOR FOR"                                                \
-    " SELECT id, type, version, data, state, deleted_at IS NOT NULL FROM resources"                \
+    " SELECT id, type, version, data, state, deleted_at IS NOT NULL, owner, access FROM resources" \
     " WHERE ($1::text IS NULL OR type = $1) AND ($2::bigint IS NULL OR id = $2)"                   \
     " ORDER BY id"
 #define VERIFY_LOG_SQL                                                                             \
@@ -80,12 +80,25 @@
     " SELECT l.resource_id, l.version, l.action, l.actor, to_json(l.applied_at) #>> '{}',"         \
     " l.state, l.forward, l.prev_hash, l.hash,"                                                    \
     " action_log_row_hash(l.prev_hash, l.resource_id, l.version, l.action, l.target, l.data,"      \
-    " l.actor, l.applied_at, l.idempotency_key, l.forward, l.inverse, l.state, l.reverts)"         \
+    " l.actor, l.applied_at, l.idempotency_key, l.forward, l.inverse, l.state, l.reverts), l.data" \
     " FROM resources r JOIN action_log l ON l.resource_id = r.id"                                  \
     " WHERE ($1::text IS NULL OR r.type = $1) AND ($2::bigint IS NULL OR r.id = $2)"               \
     " ORDER BY l.resource_id, l.version"
 
-enum command { CMD_MIGRATE, CMD_TOKEN_CREATE, CMD_TOKEN_LIST, CMD_TOKEN_REVOKE, CMD_VERIFY };
+enum command {
+    CMD_MIGRATE,
+    CMD_TOKEN_CREATE,
+    CMD_TOKEN_LIST,
+    CMD_TOKEN_REVOKE,
+    CMD_GRANT_LIST,
+    CMD_GRANT_SET,
+    CMD_GRANT_REVOKE,
+    CMD_TRANSFER,
+    CMD_VERIFY
+};
+
+/* The actor an operator's change to a resource's access is logged as. */
+#define OPERATOR_ACTOR "actionctl"
 
 struct options {
     const char *database;
@@ -94,7 +107,9 @@ struct options {
     const char *type;
     const char *id; /* verify: a resource id; token revoke: a token id */
     const char *expires_in;
-    const char *words[3]; /* "migrate", "token" "create"|"list"|"revoke", or "verify" */
+    const char *role;     /* grant set: reader or editor */
+    const char *owner;    /* transfer: the new owner */
+    const char *words[3]; /* "migrate", "token" ..., "grant" ..., "transfer" or "verify" */
     int nwords;
 };
 
@@ -133,6 +148,10 @@ static int cmd_token_revoke(PGconn *c, const char *actor, const char *id);
 static int valid_id(const char *s);
 static int valid_seconds(const char *s);
 static int check_token_command(const struct options *o, enum command *cmd);
+static int cmd_grant_list(PGconn *c, const char *type, const char *id, const char *actor);
+static int cmd_access_change(PGconn *c, enum command cmd, const char *type, const char *id,
+                             const char *actor, const char *role);
+static int check_access_command(const struct options *o, enum command *cmd);
 static int64_t col_i64(const PGresult *r, int row, int col);
 static int cursor_peek(PGconn *c, struct cursor *k);
 static void verify_progress(struct verify_run *v, const PGresult *r, int row);
@@ -148,6 +167,11 @@ usage(FILE *f)
           "       actionctl [--database URL] token create --actor NAME [--expires-in SECONDS]\n"
           "       actionctl [--database URL] token list [--actor NAME]\n"
           "       actionctl [--database URL] token revoke --id ID | --actor NAME\n"
+          "       actionctl [--database URL] grant list [--type TYPE --id ID | --actor NAME]\n"
+          "       actionctl [--database URL] grant set --type TYPE --id ID --actor NAME\n"
+          "                                  --role reader|editor\n"
+          "       actionctl [--database URL] grant revoke --type TYPE --id ID --actor NAME\n"
+          "       actionctl [--database URL] transfer --type TYPE --id ID --owner NAME\n"
           "       actionctl [--database URL] verify [--type TYPE] [--id ID]\n"
           "\n"
           "  migrate        apply the schema files (DIR/*.sql, in name order) not yet\n"
@@ -159,6 +183,14 @@ usage(FILE *f)
           "                 used (to about a minute) and status; never a token or digest\n"
           "  token revoke   revoke token ID, or every token of NAME; every worker\n"
           "                 refuses it within a second\n"
+          "  grant list     who may reach a resource (its owner and grants), or what\n"
+          "                 NAME owns or was granted (\"*\": everyone)\n"
+          "  grant set      give NAME (or \"*\") a role on the resource\n"
+          "  grant revoke   take NAME's grant back\n"
+          "  transfer       make NAME the resource's owner (for when an owner leaves); the\n"
+          "                 old owner keeps no access unless granted some\n"
+          "                 Grants and transfers are log entries (share, unshare, transfer)\n"
+          "                 by the actor \"" OPERATOR_ACTOR "\", as a worker would write them.\n"
           "  verify         rebuild every resource (or those selected) from its action log\n"
           "                 and compare it with the stored one; check the log's hash chain.\n"
           "                 Prints the first divergence of each resource that has one.\n"
@@ -216,6 +248,10 @@ parse_options(int argc, char **argv, struct options *o)
             slot = &o->id;
         else if (len == strlen("--expires-in") && strncmp(a, "--expires-in", len) == 0)
             slot = &o->expires_in;
+        else if (len == strlen("--role") && strncmp(a, "--role", len) == 0)
+            slot = &o->role;
+        else if (len == strlen("--owner") && strncmp(a, "--owner", len) == 0)
+            slot = &o->owner;
         if (slot == NULL) {
             fprintf(stderr, "actionctl: unknown option \"%.*s\"\n", (int)len, a);
             return EXIT_USAGE;
@@ -657,6 +693,8 @@ verify_resource(PGconn *c, struct cursor *res, struct cursor *log, const char *g
         e.prev_hash = PQgetisnull(lp, j, 7) ? NULL : PQgetvalue(lp, j, 7);
         e.hash = PQgetisnull(lp, j, 8) ? NULL : PQgetvalue(lp, j, 8);
         e.content_hash = PQgetisnull(lp, j, 9) ? NULL : PQgetvalue(lp, j, 9);
+        e.data = PQgetisnull(lp, j, 10) ? NULL : PQgetvalue(lp, j, 10);
+        e.data_len = (size_t)PQgetlength(lp, j, 10);
         replay_step(&rep, &e);
         v->entries++;
         log->row++;
@@ -669,6 +707,9 @@ verify_resource(PGconn *c, struct cursor *res, struct cursor *log, const char *g
     s.data_len = (size_t)PQgetlength(rp, i, 3);
     s.state = PQgetisnull(rp, i, 4) ? NULL : PQgetvalue(rp, i, 4);
     s.deleted = PQgetvalue(rp, i, 5)[0] == 't';
+    s.owner = PQgetvalue(rp, i, 6);
+    s.access = PQgetisnull(rp, i, 7) ? NULL : PQgetvalue(rp, i, 7);
+    s.access_len = (size_t)PQgetlength(rp, i, 7);
     if (!replay_end(&rep, &s)) {
         printf("%s %s: %s\n", PQgetvalue(rp, i, 1), PQgetvalue(rp, i, 0), rep.why);
         v->diverged++;
@@ -763,6 +804,195 @@ cleanup:
     return EXIT_FAILURE;
 }
 
+/*
+ * Prints who may reach resource TYPE ID (its owner and every grant), or (actor set)
+ * every live resource `actor` owns or was granted a role on, "*" grants included.
+ */
+static int
+cmd_grant_list(PGconn *c, const char *type, const char *id, const char *actor)
+{
+    static const char *const head[] = {"TYPE", "ID", "ACTOR", "ROLE"};
+    enum { NCOLS = sizeof(head) / sizeof(head[0]) };
+    const char *vals[3] = {type, id, actor};
+    int width[NCOLS], rows, row, col;
+    PGresult *r;
+
+    r = exec_params(c, "grant list",
+                    "SELECT type, id, actor, role FROM ("
+                    " SELECT type, id, owner AS actor, 'owner' AS role, 0 AS o FROM resources"
+                    " WHERE deleted_at IS NULL UNION ALL"
+                    " SELECT r.type, r.id, g.key, g.value, 1 FROM resources r,"
+                    " jsonb_each_text(coalesce(r.access, '{}')) g WHERE r.deleted_at IS NULL) a"
+                    " WHERE ($1::text IS NULL OR (type = $1 AND id = $2::bigint))"
+                    " AND ($3::text IS NULL OR actor IN ($3, '*'))"
+                    " ORDER BY type, id, o, actor",
+                    3, vals, PGRES_TUPLES_OK);
+    if (r == NULL)
+        return EXIT_FAILURE;
+    rows = PQntuples(r);
+    if (rows == 0 && type != NULL) {
+        fprintf(stderr, "actionctl: there is no %s %s\n", type, id);
+        PQclear(r);
+        return EXIT_FAILURE;
+    }
+    for (col = 0; col < NCOLS; col++) {
+        width[col] = (int)strlen(head[col]);
+        for (row = 0; row < rows; row++)
+            if (PQgetlength(r, row, col) > width[col])
+                width[col] = PQgetlength(r, row, col);
+    }
+    for (row = -1; row < rows; row++)
+        for (col = 0; col < NCOLS; col++)
+            printf("%-*s%s", col + 1 < NCOLS ? width[col] : 0,
+                   row < 0 ? head[col] : PQgetvalue(r, row, col), col + 1 < NCOLS ? "  " : "\n");
+    PQclear(r);
+    return EXIT_SUCCESS;
+}
+
+/*
+ * Changes who may reach resource TYPE ID as a worker would: under the row lock, the
+ * row's next version and a log entry of the same transaction, by OPERATOR_ACTOR.
+ * `cmd` is CMD_GRANT_SET (`actor` gets `role`), CMD_GRANT_REVOKE (`actor` loses its
+ * grant) or CMD_TRANSFER (`actor` becomes the owner and loses any grant). A change
+ * that changes nothing is reported and writes nothing.
+ */
+static int
+cmd_access_change(PGconn *c, enum command cmd, const char *type, const char *id, const char *actor,
+                  const char *role)
+{
+    const char *lock_vals[2] = {type, id};
+    const char *vals[5];
+    const char *action, *owner, *current;
+    PGresult *r = NULL;
+    int ok = 0;
+
+    if (!exec_ok(c, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK))
+        return EXIT_FAILURE;
+    r = exec_params(c, "lock",
+                    "SELECT owner, access ->> $3, deleted_at IS NOT NULL FROM resources"
+                    " WHERE type = $1 AND id = $2::bigint FOR UPDATE",
+                    3, (const char *const[]){lock_vals[0], lock_vals[1], actor}, PGRES_TUPLES_OK);
+    if (r == NULL)
+        goto cleanup;
+    if (PQntuples(r) == 0 || PQgetvalue(r, 0, 2)[0] == 't') {
+        fprintf(stderr, "actionctl: there is no %s %s%s\n", type, id,
+                PQntuples(r) == 0 ? "" : " (it was deleted)");
+        goto cleanup;
+    }
+    owner = PQgetvalue(r, 0, 0);
+    current = PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1);
+    if (strcmp(owner, actor) == 0) {
+        fprintf(stderr, "actionctl: %s already owns %s %s%s\n", actor, type, id,
+                cmd == CMD_TRANSFER ? "" : ": the owner's access is not a grant");
+        ok = cmd == CMD_TRANSFER;
+        goto cleanup;
+    }
+    if ((cmd == CMD_GRANT_SET && current != NULL && strcmp(current, role) == 0) ||
+        (cmd == CMD_GRANT_REVOKE && current == NULL)) {
+        printf("%s %s: %s %s; nothing changed\n", type, id, actor,
+               current ? "already has that role" : "has no grant");
+        ok = 1;
+        goto cleanup;
+    }
+    action = cmd == CMD_GRANT_SET ? "share" : cmd == CMD_GRANT_REVOKE ? "unshare" : "transfer";
+    vals[0] = id;
+    vals[1] = action;
+    vals[2] = actor;
+    vals[3] = role;
+    vals[4] = OPERATOR_ACTOR;
+    PQclear(r);
+    /* One statement: the row's next version and its entry, which the hash chain's
+     * trigger links to the one before. */
+    r = exec_params(
+        c, action,
+        "WITH u AS (UPDATE resources SET version = version + 1, updated_at = now(),"
+        " owner = CASE WHEN $2 = 'transfer' THEN $3 ELSE owner END,"
+        " access = nullif(CASE WHEN $2 = 'share'"
+        " THEN coalesce(access, '{}') || jsonb_build_object($3::text, $4::text)"
+        " ELSE coalesce(access, '{}') - $3 END, '{}')"
+        " WHERE id = $1::bigint RETURNING id, version, state)"
+        " INSERT INTO action_log (resource_id, version, action, data, actor, forward, inverse,"
+        " state, touches)"
+        " SELECT id, version, $2, CASE $2 WHEN 'share' THEN jsonb_build_object('actor', $3::text,"
+        " 'role', $4::text) WHEN 'unshare' THEN jsonb_build_object('actor', $3::text)"
+        " ELSE jsonb_build_object('owner', $3::text) END, $5, '[]', '[]', state, '[]' FROM u"
+        " RETURNING version",
+        5, vals, PGRES_TUPLES_OK);
+    if (r == NULL || !exec_ok(c, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK))
+        goto cleanup;
+    printf("%s %s: %s %s (version %s)\n", type, id,
+           cmd == CMD_GRANT_SET      ? "shared with"
+           : cmd == CMD_GRANT_REVOKE ? "unshared from"
+                                     : "transferred to",
+           actor, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return EXIT_SUCCESS;
+
+cleanup:
+    PQclear(r);
+    if (PQtransactionStatus(c) != PQTRANS_IDLE)
+        exec_ok(c, "rollback", "ROLLBACK", 0, NULL, PGRES_COMMAND_OK);
+    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* check_command for "grant list|set|revoke" and "transfer". */
+static int
+check_access_command(const struct options *o, enum command *cmd)
+{
+    const char *verb = o->nwords == 2 ? o->words[1] : "";
+    int resource = o->type != NULL || o->id != NULL;
+
+    if (o->dir != NULL || o->expires_in != NULL) {
+        fputs("actionctl: grant and transfer take --type, --id, --actor, --role, --owner\n",
+              stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(o->words[0], "transfer") == 0 && o->nwords == 1) {
+        *cmd = CMD_TRANSFER;
+        if (o->actor != NULL || o->role != NULL || o->owner == NULL || o->type == NULL ||
+            o->id == NULL) {
+            fputs("actionctl: transfer needs --type TYPE --id ID --owner NAME\n", stderr);
+            return EXIT_USAGE;
+        }
+    } else if (strcmp(verb, "list") == 0) {
+        *cmd = CMD_GRANT_LIST;
+        if (o->role != NULL || o->owner != NULL || (resource && o->actor != NULL) ||
+            (o->type == NULL) != (o->id == NULL)) {
+            fputs("actionctl: grant list takes --type TYPE --id ID, or --actor NAME\n", stderr);
+            return EXIT_USAGE;
+        }
+    } else if (strcmp(verb, "set") == 0 || strcmp(verb, "revoke") == 0) {
+        *cmd = strcmp(verb, "set") == 0 ? CMD_GRANT_SET : CMD_GRANT_REVOKE;
+        if (o->owner != NULL || o->type == NULL || o->id == NULL || o->actor == NULL ||
+            (*cmd == CMD_GRANT_SET) != (o->role != NULL)) {
+            fprintf(stderr, "actionctl: grant %s needs --type TYPE --id ID --actor NAME%s\n", verb,
+                    *cmd == CMD_GRANT_SET ? " --role reader|editor" : "");
+            return EXIT_USAGE;
+        }
+        if (o->role != NULL && access_parse_grant(o->role) == ACCESS_NONE) {
+            fputs("actionctl: --role is reader or editor\n", stderr);
+            return EXIT_USAGE;
+        }
+    } else {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (o->id != NULL && !valid_id(o->id)) {
+        fprintf(stderr, "actionctl: --id \"%s\" is not a resource id (a positive integer)\n",
+                o->id);
+        return EXIT_USAGE;
+    }
+    if ((o->actor != NULL && !access_valid_actor(o->actor) &&
+         !(*cmd != CMD_TRANSFER && strcmp(o->actor, "*") == 0)) ||
+        (o->owner != NULL && !access_valid_actor(o->owner))) {
+        fputs("actionctl: an actor name is 1 to 100 characters of A-Z a-z 0-9 . _ @ -"
+              " (or \"*\" in a grant)\n",
+              stderr);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 /* check_command for "token create|list|revoke". */
 static int
 check_token_command(const struct options *o, enum command *cmd)
@@ -823,6 +1053,11 @@ check_token_command(const struct options *o, enum command *cmd)
 static int
 check_command(const struct options *o, enum command *cmd)
 {
+    if (o->nwords > 0 && strcmp(o->words[0], "grant") != 0 &&
+        strcmp(o->words[0], "transfer") != 0 && (o->role != NULL || o->owner != NULL)) {
+        fputs("actionctl: --role and --owner belong to grant and transfer\n", stderr);
+        return EXIT_USAGE;
+    }
     if (o->nwords == 1 && strcmp(o->words[0], "migrate") == 0) {
         *cmd = CMD_MIGRATE;
         if (o->actor != NULL || o->type != NULL || o->id != NULL || o->expires_in != NULL) {
@@ -833,6 +1068,9 @@ check_command(const struct options *o, enum command *cmd)
     }
     if (o->nwords == 2 && strcmp(o->words[0], "token") == 0)
         return check_token_command(o, cmd);
+    if ((o->nwords == 2 && strcmp(o->words[0], "grant") == 0) ||
+        (o->nwords == 1 && strcmp(o->words[0], "transfer") == 0))
+        return check_access_command(o, cmd);
     if (o->nwords == 1 && strcmp(o->words[0], "verify") == 0) {
         *cmd = CMD_VERIFY;
         if (o->dir != NULL || o->actor != NULL || o->expires_in != NULL) {
@@ -892,6 +1130,16 @@ main(int argc, char **argv)
         break;
     case CMD_TOKEN_REVOKE:
         rc = cmd_token_revoke(c, o.id != NULL ? NULL : o.actor, o.id);
+        break;
+    case CMD_GRANT_LIST:
+        rc = cmd_grant_list(c, o.type, o.id, o.actor);
+        break;
+    case CMD_GRANT_SET:
+    case CMD_GRANT_REVOKE:
+        rc = cmd_access_change(c, cmd, o.type, o.id, o.actor, o.role);
+        break;
+    case CMD_TRANSFER:
+        rc = cmd_access_change(c, cmd, o.type, o.id, o.owner, NULL);
         break;
     case CMD_VERIFY:
         rc = cmd_verify(c, o.type, o.id);

@@ -35,6 +35,7 @@
 #define REPLAY_VALUE_MAX 80
 
 static int diverge(struct replay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int replay_access(struct replay *r, const struct replay_entry *e, const char *what);
 static char *describe(const struct replay_entry *e);
 static int parse(const char *text, size_t len, json_object **out);
 static int same_text(const char *a, const char *b);
@@ -107,7 +108,80 @@ replay_clear(struct replay *r)
     free(r->state);
     free(r->last_hash);
     free(r->why);
+    free(r->owner);
+    json_object_put(r->access);
     memset(r, 0, sizeof(*r));
+}
+
+/* The string member `name` of `obj`, or NULL. */
+static const char *
+string_member(json_object *obj, const char *name)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(obj, name, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* Who owns and may reach the resource after entry `e` (replay.h). */
+static int
+replay_access(struct replay *r, const struct replay_entry *e, const char *what)
+{
+    json_object *data = NULL, *grants;
+    const char *actor, *role, *owner;
+    int creation = e->version == 1,
+        grant = !creation && (strcmp(e->action, "share") == 0 || strcmp(e->action, "unshare") == 0);
+    int transfer = !creation && strcmp(e->action, "transfer") == 0;
+    int ok = 1;
+
+    if (!creation && !grant && !transfer)
+        return 1;
+    if (e->data != NULL && !parse(e->data, e->data_len, &data))
+        return diverge(r, "%s: its data cannot be read as JSON", what);
+    if (creation) {
+        r->owner = xstrdup(e->actor);
+        if (data != NULL && json_object_object_get_ex(data, "access", &grants))
+            r->access = jsonp_copy(grants);
+    } else if (grant) {
+        actor = string_member(data, "actor");
+        role = string_member(data, "role");
+        if (actor == NULL || (strcmp(e->action, "share") == 0 && role == NULL)) {
+            ok = diverge(r, "%s: names no grant", what);
+            goto cleanup;
+        }
+        if (r->access == NULL)
+            r->access = json_object_new_object();
+        if (role != NULL && strcmp(e->action, "share") == 0)
+            json_object_object_add(r->access, actor, json_object_new_string(role));
+        else
+            json_object_object_del(r->access, actor);
+    } else {
+        owner = string_member(data, "owner");
+        if (owner == NULL) {
+            ok = diverge(r, "%s: names no new owner", what);
+            goto cleanup;
+        }
+        free(r->owner);
+        r->owner = xstrdup(owner);
+        if (r->access != NULL)
+            json_object_object_del(r->access, owner);
+    }
+cleanup:
+    json_object_put(data);
+    return ok;
+}
+
+/* Grants as compared: none and an empty set are the same. */
+static int
+same_grants(json_object *a, json_object *b)
+{
+    int empty_a = a == NULL || json_object_object_length(a) == 0;
+    int empty_b = b == NULL || json_object_object_length(b) == 0;
+
+    if (empty_a || empty_b)
+        return empty_a && empty_b;
+    return jsonp_equal(a, b);
 }
 
 int
@@ -173,6 +247,8 @@ replay_step(struct replay *r, const struct replay_entry *e)
     }
     if (e->action != NULL && strcmp(e->action, "delete") == 0 && r->deleted_by == 0)
         r->deleted_by = e->version;
+    if (!replay_access(r, e, what))
+        goto cleanup;
     free(r->last_hash);
     r->last_hash = xstrdup(e->hash);
     r->version = e->version;
@@ -219,6 +295,23 @@ replay_end(struct replay *r, const struct replay_stored *s)
     if (!s->deleted && r->deleted_by != 0) {
         diverge(r, "the log deletes it at version %" PRId64 ", but deleted_at is not set",
                 r->deleted_by);
+        goto cleanup;
+    }
+    if (!same_text(s->owner, r->owner)) {
+        diverge(r, "owner differs: stored %s, replayed %s", s->owner ? s->owner : "none",
+                r->owner ? r->owner : "none");
+        goto cleanup;
+    }
+    json_object_put(stored);
+    stored = NULL;
+    if (s->access != NULL && !parse(s->access, s->access_len, &stored)) {
+        diverge(r, "the stored grants cannot be read as JSON");
+        goto cleanup;
+    }
+    if (!same_grants(stored, r->access)) {
+        diverge(r, "grants differ: stored %s, replayed %s",
+                stored ? json_object_to_json_string(stored) : "none",
+                r->access ? json_object_to_json_string(r->access) : "none");
         goto cleanup;
     }
     ok = 1;

@@ -46,11 +46,13 @@ stored(int64_t version, const char *data, const char *state, int deleted)
 {
     struct replay_stored s;
 
+    memset(&s, 0, sizeof(s));
     s.version = version;
     s.data = data;
     s.data_len = strlen(data);
     s.state = state;
     s.deleted = deleted;
+    s.owner = "alice";
     return s;
 }
 
@@ -340,4 +342,80 @@ Test(replay_diff, long_values_are_shortened)
     free(d);
     json_object_put(a);
     json_object_put(b);
+}
+
+/* An entry with data (a grant, a transfer) by `actor`. */
+static struct replay_entry
+entry_with(int64_t version, const char *action, const char *actor, const char *data,
+           const char *prev, const char *hash)
+{
+    struct replay_entry e = entry(version, action, "[]", prev, hash);
+
+    e.actor = actor;
+    e.data = data;
+    e.data_len = strlen(data);
+    return e;
+}
+
+Test(replay, grants_and_transfers_are_replayed_and_compared)
+{
+    struct replay r;
+    struct replay_entry e1 =
+        entry(1, "create", "[{\"op\":\"add\",\"path\":\"\",\"value\":{}}]", GENESIS, "h1");
+    struct replay_entry e2 =
+        entry_with(2, "share", "alice", "{\"actor\":\"bob\",\"role\":\"editor\"}", "h1", "h2");
+    struct replay_entry e3 =
+        entry_with(3, "share", "alice", "{\"actor\":\"*\",\"role\":\"reader\"}", "h2", "h3");
+    struct replay_entry e4 = entry_with(4, "unshare", "alice", "{\"actor\":\"*\"}", "h3", "h4");
+    struct replay_entry e5 =
+        entry_with(5, "transfer", "actionctl", "{\"owner\":\"bob\"}", "h4", "h5");
+    struct replay_stored s = stored(5, "{}", NULL, 0);
+
+    replay_begin(&r, GENESIS);
+    cr_assert(replay_step(&r, &e1), "%s", r.why);
+    cr_assert(replay_step(&r, &e2), "%s", r.why);
+    cr_assert(replay_step(&r, &e3), "%s", r.why);
+    cr_assert(replay_step(&r, &e4), "%s", r.why);
+    cr_assert(replay_step(&r, &e5), "%s", r.why);
+    /* bob owns it now, and his grant went with the transfer */
+    s.owner = "bob";
+    cr_assert(replay_end(&r, &s), "%s", r.why);
+    replay_clear(&r);
+
+    /* a grant the log does not account for is a divergence */
+    replay_begin(&r, GENESIS);
+    cr_assert(replay_step(&r, &e1), "%s", r.why);
+    cr_assert(replay_step(&r, &e2), "%s", r.why);
+    s = stored(2, "{}", NULL, 0);
+    s.access = "{\"bob\":\"editor\",\"eve\":\"editor\"}";
+    s.access_len = strlen(s.access);
+    cr_assert_not(replay_end(&r, &s));
+    cr_assert(strstr(r.why, "grants differ") != NULL, "%s", r.why);
+    replay_clear(&r);
+
+    /* and so is an owner it does not */
+    replay_begin(&r, GENESIS);
+    cr_assert(replay_step(&r, &e1), "%s", r.why);
+    s = stored(1, "{}", NULL, 0);
+    s.owner = "mallory";
+    cr_assert_not(replay_end(&r, &s));
+    cr_assert(strstr(r.why, "owner differs") != NULL, "%s", r.why);
+    replay_clear(&r);
+}
+
+Test(replay, grants_given_at_creation_count)
+{
+    struct replay r;
+    struct replay_entry e1 =
+        entry(1, "create", "[{\"op\":\"add\",\"path\":\"\",\"value\":{}}]", GENESIS, "h1");
+    struct replay_stored s = stored(1, "{}", NULL, 0);
+
+    e1.data = "{\"access\":{\"bob\":\"reader\"}}";
+    e1.data_len = strlen(e1.data);
+    s.access = "{\"bob\":\"reader\"}";
+    s.access_len = strlen(s.access);
+    replay_begin(&r, GENESIS);
+    cr_assert(replay_step(&r, &e1), "%s", r.why);
+    cr_assert(replay_end(&r, &s), "%s", r.why);
+    replay_clear(&r);
 }
