@@ -49,10 +49,14 @@ void resp_json_with(struct resp *r, int status, json_object *body, const char *n
 /* Sets a status with no body (204, 304). */
 void resp_empty(struct resp *r, int status);
 
+/* The problem type of a body sent with a content coding, which the worker refuses. */
+#define RESP_SLUG_CONTENT_ENCODING "unsupported-content-encoding"
+
 /*
  * Sets an application/problem+json response from `err`: type urn:actiond:problem:<slug>,
  * title, status, detail, pointer when there is one, then err->extra's members.
- * A 503 gets Retry-After; a 401 gets WWW-Authenticate. Cache-Control: no-store.
+ * A 503 gets Retry-After; a 401 gets WWW-Authenticate; a refused content coding gets
+ * Accept-Encoding: identity (RFC 9110 section 15.5.16). Cache-Control: no-store.
  */
 void resp_problem(struct resp *r, const struct err *err);
 
