@@ -9,7 +9,8 @@
 #   STATE/pg/postgresql.log  its log
 #   STATE/run/               PostgreSQL's unix socket, actiond.sock, actiond.pid
 #   STATE/log/actiond.log    the workers' stdout and stderr
-#   STATE/nginx/             nginx.conf, nginx.pid, error.log, access.log, tmp/
+#   STATE/nginx/             nginx.conf, nginx.pid, error.log, access.log, tmp/,
+#                            problems/ (nginx/problems/*.json, its error documents)
 #
 # Functions report a failure on stderr and return non-zero; they never exit (ad_die is
 # for the scripts themselves), so deploy/check can carry on and summarise. Callers
@@ -468,12 +469,17 @@ ad_nginx_pid() {
 }
 
 # ad_nginx_conf SRC STATE HTTP_PORT: writes STATE/nginx/nginx.conf from the template,
-# for the workers' sockets now in STATE/run (start the workers first). Prints "changed"
-# when the file differs from what was there.
+# for the workers' sockets now in STATE/run (start the workers first), and copies the
+# problem documents nginx answers its own errors with to STATE/nginx/problems (nginx's
+# unprivileged workers read them there: the source tree may be out of their reach).
+# Prints "changed" when nginx.conf differs from what was there.
 ad_nginx_conf() {
     local src=$1 state=$2 port=$3 dir=$2/nginx new sock=$2/run/actiond.sock pinned= n=0
-    mkdir -p "$dir/tmp" || return 1
-    chmod 0755 "$dir" "$dir/tmp" || return 1
+    mkdir -p "$dir/tmp" "$dir/problems" || return 1
+    chmod 0755 "$dir" "$dir/tmp" "$dir/problems" || return 1
+    rm -f "$dir/problems/"*.json
+    install -m 0644 "$src/nginx/problems/"*.json "$dir/problems/" ||
+        { ad_err "cannot copy $src/nginx/problems to $dir/problems"; return 1; }
     # the workers' own sockets (ad_workers_start), or the shared one when there are none;
     # max_fails=0: see nginx/actiond.conf.in
     while [ -S "$sock.$n" ]; do

@@ -1,7 +1,8 @@
 /*
- * req.c: turns FastCGI parameters into a struct req, reads the body under its limit,
- * and parses the few header grammars actiond needs (entity tags, bearer tokens,
- * idempotency keys, integer query parameters).
+ * req.c: turns FastCGI parameters into a struct req, refuses what strict HTTP does not
+ * allow (a path written other than canonically, a content coding, a charset other than
+ * UTF-8), reads the body under its limit, and parses the few header grammars actiond
+ * needs (entity tags, bearer tokens, idempotency keys, integer query parameters).
  */
 #include "http/req.h"
 
@@ -13,6 +14,14 @@
 #include <strings.h>
 
 #include "base/xalloc.h"
+#include "http/resp.h"
+
+static const char *env_get(char **envp, const char *name);
+static void split_path(struct req *r);
+static enum err_code check_path(const char *path, struct err *err);
+static enum err_code check_content(const char *content_type, const char *content_encoding,
+                                   struct err *err);
+static const char *skip_ows(const char *p);
 
 static const char *
 env_get(char **envp, const char *name)
@@ -49,10 +58,109 @@ split_path(struct req *r)
     }
 }
 
+static const char *
+skip_ows(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/*
+ * A path names a resource only as written canonically: "/" and then segments joined
+ * by single slashes, none empty, none "." or "..", no slash at the end ("/" alone is
+ * the mount). Every byte is a visible ASCII character: a URI holds nothing else
+ * (RFC 3986 section 2), and what is not canonical names nothing (404), so that one
+ * resource has one path and a front end that normalises differently cannot make two.
+ */
+static enum err_code
+check_path(const char *path, struct err *err)
+{
+    const char *p;
+
+    for (p = path; *p != '\0'; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return err_fail(err, ERR_BAD_REQUEST, NULL,
+                            "the path holds a byte a URI cannot hold; only visible ASCII "
+                            "characters are allowed");
+    if (path[0] == '\0' || strcmp(path, "/") == 0)
+        return ERR_OK;
+    if (path[0] != '/')
+        return err_fail(err, ERR_NOT_FOUND, NULL, "the path does not start with /");
+    for (p = path; *p == '/';) {
+        const char *seg = p + 1;
+        size_t n = strcspn(seg, "/");
+        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return err_fail(err, ERR_NOT_FOUND, NULL,
+                            "no resource has this path: paths have no empty or dot segments "
+                            "and no slash at the end");
+        p = seg + n;
+    }
+    return ERR_OK;
+}
+
+/*
+ * The body is JSON as sent: no content coding (RFC 9110 section 8.4; an empty
+ * Content-Encoding lists none) and no charset but UTF-8 (RFC 8259 section 8.1), the
+ * parameter compared case-insensitively and quoted or not (RFC 9110 section 5.6.6).
+ * Either refusal is a 415; client text is not echoed (it need not be UTF-8).
+ */
+static enum err_code
+check_content(const char *content_type, const char *content_encoding, struct err *err)
+{
+    const char *p;
+
+    if (content_encoding != NULL && *skip_ows(content_encoding) != '\0') {
+        err_fail(err, ERR_UNSUPPORTED_MEDIA, NULL,
+                 "no content coding is accepted: send the body without Content-Encoding");
+        err_set_slug(err, RESP_SLUG_CONTENT_ENCODING);
+        return ERR_UNSUPPORTED_MEDIA;
+    }
+    p = content_type != NULL ? strchr(content_type, ';') : NULL;
+    while (p != NULL) {
+        const char *name = skip_ows(p + 1), *value, *end;
+        size_t nlen = strcspn(name, "=; \t");
+        int is_charset = nlen == 7 && strncasecmp(name, "charset", 7) == 0;
+        p = skip_ows(name + nlen);
+        if (*p != '=') {
+            /* a parameter without a value: malformed, and not a charset we accept */
+            if (is_charset)
+                goto bad_charset;
+            p = strchr(p, ';');
+            continue;
+        }
+        value = skip_ows(p + 1);
+        if (*value == '"') {
+            /* quoted-string: ends at the first unescaped quote */
+            for (end = value + 1; *end != '\0' && *end != '"'; end++)
+                if (*end == '\\' && end[1] != '\0')
+                    end++;
+            if (*end != '"') {
+                /* unterminated: nothing after it can be read as a parameter */
+                if (is_charset)
+                    goto bad_charset;
+                break;
+            }
+            p = strchr(end + 1, ';');
+            value++;
+        } else {
+            end = value + strcspn(value, "; \t");
+            p = strchr(end, ';');
+        }
+        if (is_charset && !(end - value == 5 && strncasecmp(value, "utf-8", 5) == 0))
+            goto bad_charset;
+    }
+    return ERR_OK;
+bad_charset:
+    return err_fail(err, ERR_UNSUPPORTED_MEDIA, NULL,
+                    "the only charset accepted is utf-8: JSON is UTF-8 (RFC 8259 section 8.1)");
+}
+
 enum err_code
 req_init(struct req *r, char **envp, req_reader reader, void *reader_ctx, struct err *err)
 {
     const char *cl;
+    enum err_code rc;
 
     memset(r, 0, sizeof(*r));
     r->reader = reader;
@@ -91,7 +199,10 @@ req_init(struct req *r, char **envp, req_reader reader, void *reader_ctx, struct
         r->has_content_length = 1;
         r->content_length = v;
     }
-    return ERR_OK;
+    rc = check_path(r->path, err);
+    if (rc != ERR_OK)
+        return rc;
+    return check_content(r->content_type, env_get(envp, "HTTP_CONTENT_ENCODING"), err);
 }
 
 void

@@ -42,7 +42,13 @@ struct req {
 
 /*
  * Fills *r from the FastCGI environment `envp` ("NAME=value" strings, borrowed: they
- * must outlive *r). An unparseable CONTENT_LENGTH gives ERR_BAD_REQUEST.
+ * must outlive *r), and refuses what strict HTTP does not allow (docs/api.md, "Strict
+ * HTTP"): an unparseable CONTENT_LENGTH, or a path with a byte other than visible
+ * ASCII, gives ERR_BAD_REQUEST; a path not written canonically (an empty or dot
+ * segment, a slash at the end) ERR_NOT_FOUND; any Content-Encoding, or a charset
+ * parameter other than utf-8, ERR_UNSUPPORTED_MEDIA (the former with the slug
+ * RESP_SLUG_CONTENT_ENCODING). On failure *r is still filled as far as it could be,
+ * and the caller releases it with req_free as on success.
  */
 enum err_code req_init(struct req *r, char **envp, req_reader reader, void *reader_ctx,
                        struct err *err);

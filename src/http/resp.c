@@ -118,6 +118,8 @@ resp_problem(struct resp *r, const struct err *err)
         resp_header(r, "WWW-Authenticate", "Bearer realm=\"actiond\", error=\"invalid_token\"");
     else if (code == ERR_UNAUTHORIZED)
         resp_header(r, "WWW-Authenticate", "Bearer realm=\"actiond\"");
+    if (code == ERR_UNSUPPORTED_MEDIA && strcmp(err->slug, RESP_SLUG_CONTENT_ENCODING) == 0)
+        resp_header(r, "Accept-Encoding", "identity");
     resp_header(r, "Cache-Control", "no-store");
 }
 

@@ -49,6 +49,9 @@ void resp_json_with(struct resp *r, int status, json_object *body, const char *n
 /* Sets a status with no body (204, 304). */
 void resp_empty(struct resp *r, int status);
 
+/* The problem type of a body sent with a content coding, which the worker refuses. */
+#define RESP_SLUG_CONTENT_ENCODING "unsupported-content-encoding"
+
 /*
  * The problem slug of a 401 for a bearer token that was presented and refused
  * (unknown, revoked, expired, malformed): its challenge carries error="invalid_token"
@@ -60,7 +63,8 @@ void resp_empty(struct resp *r, int status);
  * Sets an application/problem+json response from `err`: type urn:actiond:problem:<slug>,
  * title, status, detail, pointer when there is one, then err->extra's members.
  * A 503 gets Retry-After; a 401 gets WWW-Authenticate (RFC 6750 section 3), with
- * error="invalid_token" for the slug RESP_SLUG_INVALID_TOKEN. Cache-Control: no-store.
+ * error="invalid_token" for the slug RESP_SLUG_INVALID_TOKEN; a refused content coding
+ * gets Accept-Encoding: identity (RFC 9110 section 15.5.16). Cache-Control: no-store.
  */
 void resp_problem(struct resp *r, const struct err *err);
 

@@ -11,11 +11,13 @@ import subprocess
 import tempfile
 import time
 
-from client import TOKEN, ApiTestCase
+from client import TOKEN, ApiTestCase, Response, assert_problem
 
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 TEMPLATE = os.path.join(os.path.dirname(__file__), "..", "..", "deploy",
                         "apache-actiond.conf.in")
+PROBLEMS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "nginx",
+                                        "problems"))
 
 
 def free_port():
@@ -35,7 +37,7 @@ class BehindApache(ApiTestCase):
         sock = os.path.join(os.path.dirname(os.environ["ACTIOND_PID_FILE"]), "actiond.sock")
         with open(TEMPLATE) as f:
             conf = (f.read().replace("@PREFIX@", cls.dir).replace("@PORT@", str(cls.port))
-                    .replace("@SOCKET@", sock))
+                    .replace("@SOCKET@", sock).replace("@PROBLEMS@", PROBLEMS))
         cls.conf = os.path.join(cls.dir, "httpd.conf")
         with open(cls.conf, "w") as f:
             f.write(conf)
@@ -114,3 +116,40 @@ class BehindApache(ApiTestCase):
         status, headers, body = self.http("PUT", f"/api/clips/{clip}")
         self.assertEqual(status, 405, body)
         self.assertIn("PATCH", headers["Allow"])
+
+    def raw(self, data):
+        """Sends bytes on a new connection and reads the answer (a client Response)."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        try:
+            try:
+                sock.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # refused before the whole body was sent; the answer is waiting
+            resp = http.client.HTTPResponse(sock)
+            resp.begin()
+            return Response(resp.status, resp.msg, resp.read())
+        finally:
+            sock.close()
+
+    def test_httpd_refusals_are_problems(self):
+        auth = f"Authorization: Bearer {TOKEN}\r\nConnection: close\r\n"
+        def get(target, extra=""):
+            return self.raw(f"GET {target} HTTP/1.1\r\nHost: x\r\n{auth}{extra}\r\n"
+                            .encode())
+        resp = self.raw(f"TRACE /api/clips HTTP/1.1\r\nHost: x\r\n{auth}\r\n".encode())
+        assert_problem(resp, 405)
+        self.assertNotIn("TRACE", resp.header("Allow") or "TRACE")
+        for target in ("/api/clips//1", "/api/clips/1/", "/api/clips/./1", "/api/x/../clips/1",
+                       "/api/clips/%31", "/elsewhere"):
+            with self.subTest(target=target):
+                assert_problem(get(target), 404)
+        assert_problem(get("/api/clips?x=" + "a" * 10240), 414)
+        assert_problem(get("/api/clips", "X-Big: " + "a" * 65536 + "\r\n"), 400)
+        resp = self.raw(f"POST /api/clips HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: "
+                        f"application/json\r\nContent-Length: 3145728\r\n\r\n".encode()
+                        + b"x" * 3145728)
+        assert_problem(resp, 413)
+        resp = self.raw(f"POST /api/clips HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: "
+                        "application/json\r\nContent-Encoding: gzip\r\nContent-Length: 2"
+                        "\r\n\r\n{}".encode())
+        assert_problem(resp, 415)

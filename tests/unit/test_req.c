@@ -211,3 +211,101 @@ Test(req, idempotency_keys)
     req_free(&r);
     err_clear(&err);
 }
+
+/* req_init on PATH_INFO `path` and optional CONTENT_TYPE / HTTP_CONTENT_ENCODING. */
+static enum err_code
+init_with(const char *path, const char *ctype, const char *coding, struct err *err)
+{
+    char p[256], c[256], e[256];
+    char *env[4] = {p, NULL, NULL, NULL};
+    size_t n = 1;
+    struct req r;
+    enum err_code rc;
+
+    snprintf(p, sizeof(p), "PATH_INFO=%s", path);
+    if (ctype != NULL) {
+        snprintf(c, sizeof(c), "CONTENT_TYPE=%s", ctype);
+        env[n++] = c;
+    }
+    if (coding != NULL) {
+        snprintf(e, sizeof(e), "HTTP_CONTENT_ENCODING=%s", coding);
+        env[n++] = e;
+    }
+    rc = req_init(&r, env, feed_read, NULL, err);
+    req_free(&r);
+    return rc;
+}
+
+Test(req, canonical_paths_pass)
+{
+    const char *good[] = {"/", "", "/clips", "/clips/1", "/clips/1/actions", "/a/.b/c..", "/..."};
+    struct err err = {0};
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_assert_eq(init_with(good[i], NULL, NULL, &err), ERR_OK, "%s", good[i]);
+}
+
+Test(req, non_canonical_paths_name_nothing)
+{
+    const char *bad[] = {"//clips/1", "/clips//1",  "/clips/1/",  "/clips/./1",
+                         "/clips/..", "/./clips/1", "/clips/1/.", "clips/1"};
+    struct err err = {0};
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(init_with(bad[i], NULL, NULL, &err), ERR_NOT_FOUND, "%s", bad[i]);
+        err_clear(&err);
+    }
+}
+
+Test(req, bytes_outside_visible_ascii_in_the_path_are_refused)
+{
+    const char *bad[] = {"/clips/\xff", "/clips/1\x01", "/cl ips", "/clips/\x7f"};
+    struct err err = {0};
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(init_with(bad[i], NULL, NULL, &err), ERR_BAD_REQUEST, "%zu", i);
+        err_clear(&err);
+    }
+}
+
+Test(req, charset_utf8_or_none)
+{
+    const char *good[] = {"application/json",
+                          "application/json; charset=utf-8",
+                          "application/json;charset=UTF-8",
+                          "application/json; charset=\"utf-8\"",
+                          "application/json; foo=bar; CharSet=Utf-8",
+                          "application/json; foo=\"a;charset=latin1\""};
+    const char *bad[] = {
+        "application/json; charset=latin1",  "application/json; charset=iso-8859-1",
+        "application/json; charset=utf-16",  "application/json; charset=utf-8; charset=latin1",
+        "application/json; charset=\"utf-8", "application/json; charset",
+        "application/json; charset=",        "application/merge-patch+json; charset=utf8"};
+    struct err err = {0};
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_assert_eq(init_with("/clips", good[i], NULL, &err), ERR_OK, "%s", good[i]);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(init_with("/clips", bad[i], NULL, &err), ERR_UNSUPPORTED_MEDIA, "%s", bad[i]);
+        cr_assert_str_eq(err.slug, "unsupported-media-type");
+        err_clear(&err);
+    }
+}
+
+Test(req, any_content_coding_is_refused)
+{
+    const char *bad[] = {"gzip", "identity", "br", "deflate, gzip", " x"};
+    struct err err = {0};
+    size_t i;
+
+    cr_assert_eq(init_with("/clips", NULL, "", &err), ERR_OK, "an empty list names none");
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(init_with("/clips", NULL, bad[i], &err), ERR_UNSUPPORTED_MEDIA, "%s", bad[i]);
+        cr_assert_str_eq(err.slug, "unsupported-content-encoding");
+        err_clear(&err);
+    }
+}

@@ -143,6 +143,27 @@ Test(resp, a_refused_token_is_challenged_with_invalid_token)
     cr_assert(strstr(b, "urn:actiond:problem:invalid-token") != NULL, "%s", b);
     free(h);
     free(b);
+}
+
+Test(resp, a_refused_content_coding_names_the_accepted_one)
+{
+    struct resp r;
+    struct err err = {0};
+    char *body;
+
+    resp_init(&r);
+    err_fail(&err, ERR_UNSUPPORTED_MEDIA, NULL, "no content coding");
+    resp_problem(&r, &err);
+    cr_assert_null(strstr(r.headers.data, "Accept-Encoding"), "a media type problem has none");
+    resp_reset(&r);
+    err_set_slug(&err, RESP_SLUG_CONTENT_ENCODING);
+    resp_problem(&r, &err);
+    cr_assert_eq(r.status, 415);
+    cr_assert_str_eq(r.content_type, "application/problem+json");
+    cr_assert(strstr(r.headers.data, "Accept-Encoding: identity\r\n") != NULL);
+    body = body_of(&r);
+    cr_assert(strstr(body, "urn:actiond:problem:unsupported-content-encoding") != NULL);
+    free(body);
     err_clear(&err);
     resp_free(&r);
 }
