@@ -7,7 +7,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
-import { Catalog, applyAction, applyMergePatch, applyPatch, overlaps, touchAction, touchPatch } from '../../web/engine.js';
+import {
+  Catalog,
+  applyAction,
+  applyMergePatch,
+  applyPatch,
+  overlaps,
+  touchAction,
+  touchPatch,
+} from '../../web/engine.js';
 
 const root = new URL('../../', import.meta.url);
 const file = JSON.parse(readFileSync(new URL('tests/vectors/actions.json', root)));
@@ -29,8 +37,16 @@ function errorOf({ detail, ...error }) {
 
 /* The inverse must restore `before` and the forward patch must turn `before` into `after`. */
 function assertReversible(before, after, forward, inverse) {
-  assert.deepEqual(applyPatch(after, inverse).document, before, 'the inverse restores the document');
-  assert.deepEqual(applyPatch(before, forward).document, after, 'the forward patch replays the change');
+  assert.deepEqual(
+    applyPatch(after, inverse).document,
+    before,
+    'the inverse restores the document',
+  );
+  assert.deepEqual(
+    applyPatch(before, forward).document,
+    after,
+    'the forward patch replays the change',
+  );
 }
 
 function runAction(v) {
@@ -83,7 +99,10 @@ for (const [member, run] of kinds) {
 describe('engine', () => {
   test('a member called __proto__ is an ordinary member', () => {
     const doc = JSON.parse('{"__proto__": {"a": 1}}');
-    const r = applyPatch(doc, [{ op: 'add', path: '/__proto__/b', value: 2 }, { op: 'copy', from: '/__proto__', path: '/c' }]);
+    const r = applyPatch(doc, [
+      { op: 'add', path: '/__proto__/b', value: 2 },
+      { op: 'copy', from: '/__proto__', path: '/c' },
+    ]);
     assert.deepEqual(Object.keys(r.document), ['__proto__', 'c']);
     assert.equal(Object.getPrototypeOf(r.document), Object.prototype);
     assert.deepEqual(r.document.c, { a: 1, b: 2 });
@@ -92,18 +111,32 @@ describe('engine', () => {
 
   test('uuid appends take their ids from the generator given', () => {
     const ids = ['11111111-1111-4111-8111-111111111111'];
-    const r = applyAction(catalogs.shipped, 'clips', catalogs.shipped.type('clips').initial, { action: 'create_region', data: { start_time: 0, end_time: 1 } }, { uuid: () => ids.shift() });
+    const r = applyAction(
+      catalogs.shipped,
+      'clips',
+      catalogs.shipped.type('clips').initial,
+      { action: 'create_region', data: { start_time: 0, end_time: 1 } },
+      { uuid: () => ids.shift() },
+    );
     assert.deepEqual(r.result, { region_id: '11111111-1111-4111-8111-111111111111' });
     assert.equal(ids.length, 0);
   });
 
   test('an unknown type is a programming error, not a problem', () => {
-    assert.throws(() => applyAction(catalogs.shipped, 'nope', {}, { action: 'x' }), /no type "nope"/);
+    assert.throws(
+      () => applyAction(catalogs.shipped, 'nope', {}, { action: 'x' }),
+      /no type "nope"/,
+    );
   });
 
   test('allowed lists actions, then transitions from the state, then verbs', () => {
     const jobs = catalogs.shipped.type('analysis_jobs');
-    assert.deepEqual(catalogs.shipped.allowed(jobs, 'suspended'), ['set_input', 'set_parameters', 'resume', 'amend']);
+    assert.deepEqual(catalogs.shipped.allowed(jobs, 'suspended'), [
+      'set_input',
+      'set_parameters',
+      'resume',
+      'amend',
+    ]);
     const dashboards = catalogs.shipped.type('dashboards');
     assert.deepEqual(catalogs.shipped.allowed(dashboards, null).at(-1), 'duplicate');
   });

@@ -57,7 +57,11 @@ function readEnvelope(body) {
       throw badRequest('/expected_version', 'must be an integer version, 1 or more');
     }
   }
-  if (hasOwn(body, 'on_conflict') && body.on_conflict !== 'merge' && body.on_conflict !== 'reject') {
+  if (
+    hasOwn(body, 'on_conflict') &&
+    body.on_conflict !== 'merge' &&
+    body.on_conflict !== 'reject'
+  ) {
     throw badRequest('/on_conflict', 'must be "reject" or "merge"');
   }
   if (hasOwn(body, 'id')) {
@@ -68,7 +72,8 @@ function readEnvelope(body) {
   }
   if (!hasOwn(body, 'action')) throw badRequest('/action', '"action" is required');
   const name = body.action;
-  if (typeof name !== 'string') throw badRequest('/action', `must be a string, not ${jsonType(name)}`);
+  if (typeof name !== 'string')
+    throw badRequest('/action', `must be a string, not ${jsonType(name)}`);
   if (name === '' || byteLength(name) > NAME_MAX) {
     throw badRequest('/action', `must be an action name of 1 to ${NAME_MAX} bytes`);
   }
@@ -92,23 +97,29 @@ function checkSchema(act, s, v, base, section) {
     return;
   }
   if (s.form === 'value') {
-    if (v === undefined && !s.optional) throw badRequest(base, `${act.name} needs ${section} (${s.spec})`);
+    if (v === undefined && !s.optional)
+      throw badRequest(base, `${act.name} needs ${section} (${s.spec})`);
     if (v !== undefined && !(classOf(v) & s.types)) {
       throw badRequest(base, `expected ${s.spec}, got ${jsonType(v)}`);
     }
     return;
   }
-  if (v !== undefined && !isObject(v)) throw badRequest(base, `must be an object, not ${jsonType(v)}`);
+  if (v !== undefined && !isObject(v))
+    throw badRequest(base, `must be an object, not ${jsonType(v)}`);
   for (const name of Object.keys(v ?? {})) {
     const m = s.members.find((d) => d.name === name);
-    if (m === undefined) throw badRequest(join(base, name), `unknown member of ${act.name}'s ${section}`);
+    if (m === undefined)
+      throw badRequest(join(base, name), `unknown member of ${act.name}'s ${section}`);
     if (!(classOf(v[name]) & m.types)) {
       throw badRequest(join(base, name), `expected ${m.spec}, got ${jsonType(v[name])}`);
     }
   }
   for (const m of s.members) {
     if (!m.optional && (v === undefined || !hasOwn(v, m.name))) {
-      throw badRequest(join(base, m.name), `${act.name}'s ${section} needs member "${m.name}" (${m.spec})`);
+      throw badRequest(
+        join(base, m.name),
+        `${act.name}'s ${section} needs member "${m.name}" (${m.spec})`,
+      );
     }
   }
 }
@@ -132,13 +143,24 @@ function locate(c, doc, path) {
     let idx = index;
     if (s.selector) {
       if (!Array.isArray(cur)) {
-        throw new Failure(422, undefined, undefined, `the document has no array at "${at}" to select {${s.name}} in`);
+        /* the server gives this no slug of its own: 422 unprocessable */
+        throw new Failure(
+          422,
+          undefined,
+          undefined,
+          `the document has no array at "${at}" to select {${s.name}} in`,
+        );
       }
       /* RFC 6902 section 4.6 equality: the first element whose member equals the target's */
       const want = member(c.req.target, s.name);
       idx = cur.findIndex((e) => isObject(e) && hasOwn(e, s.name) && equal(e[s.name], want));
       if (idx < 0) {
-        throw new Failure(422, 'target-not-found', join(c.targetPtr, s.name), `no element of "${at}" has ${s.name} ${JSON.stringify(want)}`);
+        throw new Failure(
+          422,
+          'target-not-found',
+          join(c.targetPtr, s.name),
+          `no element of "${at}" has ${s.name} ${JSON.stringify(want)}`,
+        );
       }
       child = cur[idx];
       next = `${at}/${idx}`;
@@ -171,7 +193,12 @@ function locate(c, doc, path) {
 function needType(l, kind) {
   if (!l.exists) throw pathNotFound(l.path);
   if (kind === 'array' ? !Array.isArray(l.node) : kind === 'object' && !isObject(l.node)) {
-    throw new Failure(422, 'wrong-type', undefined, `the value at "${l.path}" is ${jsonType(l.node)}, not an ${kind}`);
+    throw new Failure(
+      422,
+      'wrong-type',
+      undefined,
+      `the value at "${l.path}" is ${jsonType(l.node)}, not an ${kind}`,
+    );
   }
 }
 
@@ -201,7 +228,8 @@ function keyCompare(a, b) {
 
 /* Compares the sort key of an array element with `k`; elements without one sort last. */
 function elementCompare(elem, key, k) {
-  if (!isObject(elem) || !hasOwn(elem, key) || !(classOf(elem[key]) & (T_NUMBER | T_STRING))) return 1;
+  if (!isObject(elem) || !hasOwn(elem, key) || !(classOf(elem[key]) & (T_NUMBER | T_STRING)))
+    return 1;
   return keyCompare(elem[key], k);
 }
 
@@ -266,7 +294,12 @@ function compileInsertSorted(c, s, doc, ops) {
   needType(l, 'array');
   const slot = sortedSlot(l.node, s.key, k, -1);
   if (slot < 0) {
-    throw new Failure(422, 'duplicate-key', join(vp, s.key), `"${l.path}" already has an element with this ${s.key}`);
+    throw new Failure(
+      422,
+      'duplicate-key',
+      join(vp, s.key),
+      `"${l.path}" already has an element with this ${s.key}`,
+    );
   }
   emit(ops, 'add', `${l.path}/${slot}`, clone(v.value));
 }
@@ -282,7 +315,12 @@ function compileRekey(c, s, doc, ops) {
   const l = locate(c, doc, s.path);
   const slot = sortedSlot(l.parent, s.key, v.value, l.index);
   if (slot < 0) {
-    throw new Failure(422, 'duplicate-key', valuePointer(c, s), `"${l.parentPath}" already has an element with this ${s.key}`);
+    throw new Failure(
+      422,
+      'duplicate-key',
+      valuePointer(c, s),
+      `"${l.parentPath}" already has an element with this ${s.key}`,
+    );
   }
   let at = l.path;
   if (slot !== l.index) {
@@ -375,7 +413,12 @@ function applySteps(c, document) {
     inverse = inv.concat(inverse);
   }
   if (!c.type.anyDocument && !isObject(work.doc)) {
-    throw new Failure(422, 'invalid-value', undefined, `a ${c.type.name} document must stay an object`);
+    throw new Failure(
+      422,
+      'invalid-value',
+      undefined,
+      `a ${c.type.name} document must stay an object`,
+    );
   }
   const out = { document: work.doc, forward, inverse };
   if (c.result !== undefined) out.result = c.result;
@@ -410,7 +453,9 @@ export function applyAction(catalog, typeName, document, envelope, options = {})
         404,
         act === undefined ? 'unknown-action' : 'verb-not-an-action',
         '/action',
-        act === undefined ? `${type.name} has no action "${req.name}"` : `${req.name} is a verb of ${type.name}`,
+        act === undefined
+          ? `${type.name} has no action "${req.name}"`
+          : `${req.name} is a verb of ${type.name}`,
         { allowed_actions: catalog.allowed(type, state) },
       );
     }
@@ -418,9 +463,15 @@ export function applyAction(catalog, typeName, document, envelope, options = {})
     checkSchema(act, act.data, req.data, '/data', 'data');
     if (act.kind === 'transition') {
       if (!allowedFrom(act, state)) {
-        throw new Failure(409, 'transition-not-allowed', undefined, `${act.name} is not allowed in state ${state}`, {
-          allowed_actions: catalog.allowed(type, state),
-        });
+        throw new Failure(
+          409,
+          'transition-not-allowed',
+          undefined,
+          `${act.name} is not allowed in state ${state}`,
+          {
+            allowed_actions: catalog.allowed(type, state),
+          },
+        );
       }
       return { document, forward: [], inverse: [], state: act.to };
     }

@@ -7,7 +7,17 @@
  * loaded it, so only what this client could not understand is refused here: an
  * operation or member type newer than this file.
  */
-import { T_ANY, T_ARRAY, T_BOOLEAN, T_INTEGER, T_NULL, T_NUMBER, T_OBJECT, T_STRING, hasOwn } from './json.js';
+import {
+  T_ANY,
+  T_ARRAY,
+  T_BOOLEAN,
+  T_INTEGER,
+  T_NULL,
+  T_NUMBER,
+  T_OBJECT,
+  T_STRING,
+  hasOwn,
+} from './json.js';
 import { parsePointer } from './pointer.js';
 
 const TYPE_NAMES = {
@@ -53,7 +63,9 @@ function compilePath(text) {
   return {
     text,
     segs: parsePointer(text).map((tok) =>
-      tok.startsWith('{') ? { name: tok.slice(1, -1), selector: true } : { name: tok, selector: false },
+      tok.startsWith('{')
+        ? { name: tok.slice(1, -1), selector: true }
+        : { name: tok, selector: false },
     ),
   };
 }
@@ -136,6 +148,8 @@ export class Catalog {
    * the server's order: document actions, transitions allowed from `state`, verbs.
    */
   allowed(type, state) {
-    return type.actions.filter((a) => a.kind !== 'transition' || allowedFrom(a, state)).map((a) => a.name);
+    return type.actions
+      .filter((a) => a.kind !== 'transition' || allowedFrom(a, state))
+      .map((a) => a.name);
   }
 }

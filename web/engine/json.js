@@ -37,7 +37,12 @@ export function member(obj, name) {
 /* Adds or replaces a member; defineProperty keeps "__proto__" an ordinary member. */
 export function setMember(obj, name, value) {
   if (name === '__proto__') {
-    Object.defineProperty(obj, name, { value, writable: true, enumerable: true, configurable: true });
+    Object.defineProperty(obj, name, {
+      value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
   } else {
     obj[name] = value;
   }
@@ -79,8 +84,7 @@ export function equal(a, b) {
   }
   const names = Object.keys(a);
   return (
-    names.length === Object.keys(b).length &&
-    names.every((n) => hasOwn(b, n) && equal(a[n], b[n]))
+    names.length === Object.keys(b).length && names.every((n) => hasOwn(b, n) && equal(a[n], b[n]))
   );
 }
 

@@ -115,7 +115,9 @@ function operation(op, from, path, hasValue, value) {
 /* The inverse of storing at `path`: put back what it held, or take it away again. */
 function undoPut(inv, path, stored) {
   inv.push(
-    stored.had ? operation('replace', undefined, path, true, stored.old) : operation('remove', undefined, path, false),
+    stored.had
+      ? operation('replace', undefined, path, true, stored.old)
+      : operation('remove', undefined, path, false),
   );
 }
 
@@ -134,7 +136,12 @@ function readPointer(o, name, where) {
 /* Checks the shape of operation `i` (RFC 6902 sections 4 and 5). */
 function readOp(o, i) {
   if (!isObject(o)) {
-    throw new Failure(400, undefined, `/${i}`, `operation ${i} must be an object, not ${typeName(o)}`);
+    throw new Failure(
+      400,
+      undefined,
+      `/${i}`,
+      `operation ${i} must be an object, not ${typeName(o)}`,
+    );
   }
   const at = (m) => `/${i}/${m}`;
   const kind = hasOwn(o, 'op') ? o.op : undefined;
@@ -147,7 +154,8 @@ function readOp(o, i) {
   const op = { kind, at, path: readPointer(o, 'path', at('path')) };
   if (kind === 'move' || kind === 'copy') op.from = readPointer(o, 'from', at('from'));
   if (NEEDS_VALUE.has(kind)) {
-    if (!hasOwn(o, 'value')) throw new Failure(400, undefined, at('value'), `${kind} needs a "value"`);
+    if (!hasOwn(o, 'value'))
+      throw new Failure(400, undefined, at('value'), `${kind} needs a "value"`);
     op.value = o.value;
   }
   return op;
@@ -156,8 +164,16 @@ function readOp(o, i) {
 /* add (section 4.1) and create: an array index names a gap, so create never conflicts there. */
 function doAdd(work, op, inv) {
   const loc = locate(work.doc, op.path.tokens, op.path.text, INSERT, op.at('path'));
-  if (op.kind === 'create' && (loc.parent === null || (isObject(loc.parent) && hasOwn(loc.parent, loc.name)))) {
-    throw new Failure(409, 'already-exists', op.at('path'), `create: a value is already present at ${op.path.text}`);
+  if (
+    op.kind === 'create' &&
+    (loc.parent === null || (isObject(loc.parent) && hasOwn(loc.parent, loc.name)))
+  ) {
+    throw new Failure(
+      409,
+      'already-exists',
+      op.at('path'),
+      `create: a value is already present at ${op.path.text}`,
+    );
   }
   undoPut(inv, loc.path, put(work, loc, clone(op.value)));
 }
@@ -184,7 +200,12 @@ function doReplace(work, op, inv) {
  */
 function doMove(work, op, inv) {
   if (properPrefix(op.from.text, op.path.text)) {
-    throw new Failure(400, undefined, op.at('from'), `move: "from" ${op.from.text} is an ancestor of "path"`);
+    throw new Failure(
+      400,
+      undefined,
+      op.at('from'),
+      `move: "from" ${op.from.text} is an ancestor of "path"`,
+    );
   }
   const a = locate(work.doc, op.from.tokens, op.from.text, EXISTING, op.at('from'));
   if (op.from.text === op.path.text) return;
@@ -217,10 +238,20 @@ function doCopy(work, op, inv) {
 function doTest(work, op) {
   const found = resolve(work.doc, op.path.tokens, op.path.tokens.length);
   if (found === null) {
-    throw new Failure(409, 'test-failed', op.at('path'), `test failed: no value at ${op.path.text}`);
+    throw new Failure(
+      409,
+      'test-failed',
+      op.at('path'),
+      `test failed: no value at ${op.path.text}`,
+    );
   }
   if (!equal(found.value, op.value)) {
-    throw new Failure(409, 'test-failed', op.at('value'), `test failed: the value at ${op.path.text} differs`);
+    throw new Failure(
+      409,
+      'test-failed',
+      op.at('value'),
+      `test failed: the value at ${op.path.text} differs`,
+    );
   }
 }
 

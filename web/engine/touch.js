@@ -55,7 +55,10 @@ function stepTouches(s, target, data, result, out) {
       }
       return;
     case 'insert_sorted':
-      if (v !== null) out.push(touch('w', [...resolveTemplate(segs, n, target), keyed(s.key, member(v.value, s.key))]));
+      if (v !== null)
+        out.push(
+          touch('w', [...resolveTemplate(segs, n, target), keyed(s.key, member(v.value, s.key))]),
+        );
       return;
     case 'rekey':
       if (v === null) return;
