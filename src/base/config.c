@@ -30,7 +30,13 @@ enum {
     OPT_MAX_STRING,
     OPT_TOKEN_CACHE,
     OPT_DOC_CACHE,
-    OPT_WORKER_SOCKETS
+    OPT_WORKER_SOCKETS,
+    OPT_MAX_DOCUMENT,
+    OPT_MAX_DOCUMENT_DEPTH,
+    OPT_MAX_PATCH_OPS,
+    OPT_MAX_LOG_BYTES,
+    OPT_STATEMENT_TIMEOUT,
+    OPT_LOCK_TIMEOUT
 };
 
 static const struct option long_options[] = {
@@ -48,6 +54,12 @@ static const struct option long_options[] = {
     {"token-cache-seconds", required_argument, NULL, OPT_TOKEN_CACHE},
     {"doc-cache", required_argument, NULL, OPT_DOC_CACHE},
     {"worker-sockets", no_argument, NULL, OPT_WORKER_SOCKETS},
+    {"max-document", required_argument, NULL, OPT_MAX_DOCUMENT},
+    {"max-document-depth", required_argument, NULL, OPT_MAX_DOCUMENT_DEPTH},
+    {"max-patch-ops", required_argument, NULL, OPT_MAX_PATCH_OPS},
+    {"max-log-bytes", required_argument, NULL, OPT_MAX_LOG_BYTES},
+    {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
+    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -74,6 +86,19 @@ usage(FILE *out)
           "      --worker-sockets         each worker also listens on LISTEN.<n>, so a\n"
           "                               web server can pin a resource to a worker\n"
           "                               (ACTIOND_WORKER_SOCKETS=1)\n"
+          "      --max-document BYTES     largest document a change may leave\n"
+          "                               (ACTIOND_MAX_DOCUMENT, 1048576)\n"
+          "      --max-document-depth N   deepest nesting a change may leave in a\n"
+          "                               document (ACTIOND_MAX_DOCUMENT_DEPTH, 100; at most\n"
+          "                               what reads back, 512)\n"
+          "      --max-patch-ops N        operations in one JSON Patch\n"
+          "                               (ACTIOND_MAX_PATCH_OPS, 1000)\n"
+          "      --max-log-bytes BYTES    what one request may add to the action log\n"
+          "                               (ACTIOND_MAX_LOG_BYTES, 2097152)\n"
+          "      --statement-timeout MS   longest database statement\n"
+          "                               (ACTIOND_STATEMENT_TIMEOUT, 5000)\n"
+          "      --lock-timeout MS        longest wait for a resource's row lock\n"
+          "                               (ACTIOND_LOCK_TIMEOUT, 2000)\n"
           "      --check-catalog FILE     validate a catalog and exit\n"
           "  -h, --help\n",
           out);
@@ -105,6 +130,18 @@ static const struct number_option {
      offsetof(struct config, token_cache_seconds), NUMBER_INT},
     {OPT_DOC_CACHE, "--doc-cache", 0, 1024L * 1024 * 1024, 10,
      offsetof(struct config, doc_cache_bytes), NUMBER_SIZE},
+    {OPT_MAX_DOCUMENT, "--max-document", 1024, 64L * 1024 * 1024, 10,
+     offsetof(struct config, max_document), NUMBER_SIZE},
+    {OPT_MAX_DOCUMENT_DEPTH, "--max-document-depth", 2, CONFIG_STORED_DEPTH_MAX, 10,
+     offsetof(struct config, max_document_depth), NUMBER_SIZE},
+    {OPT_MAX_PATCH_OPS, "--max-patch-ops", 1, 100000, 10, offsetof(struct config, max_patch_ops),
+     NUMBER_SIZE},
+    {OPT_MAX_LOG_BYTES, "--max-log-bytes", 1024, 256L * 1024 * 1024, 10,
+     offsetof(struct config, max_log_bytes), NUMBER_SIZE},
+    {OPT_STATEMENT_TIMEOUT, "--statement-timeout", 10, 3600000, 10,
+     offsetof(struct config, statement_timeout_ms), NUMBER_INT},
+    {OPT_LOCK_TIMEOUT, "--lock-timeout", 10, 3600000, 10, offsetof(struct config, lock_timeout_ms),
+     NUMBER_INT},
 };
 
 /* Parses a number in [min, max] written in `base`, with nothing after it; 0 on success. */
@@ -160,6 +197,12 @@ static const struct {
     {"ACTIOND_TOKEN_CACHE_SECONDS", OPT_TOKEN_CACHE},
     {"ACTIOND_DOC_CACHE", OPT_DOC_CACHE},
     {"ACTIOND_WORKER_SOCKETS", OPT_WORKER_SOCKETS},
+    {"ACTIOND_MAX_DOCUMENT", OPT_MAX_DOCUMENT},
+    {"ACTIOND_MAX_DOCUMENT_DEPTH", OPT_MAX_DOCUMENT_DEPTH},
+    {"ACTIOND_MAX_PATCH_OPS", OPT_MAX_PATCH_OPS},
+    {"ACTIOND_MAX_LOG_BYTES", OPT_MAX_LOG_BYTES},
+    {"ACTIOND_STATEMENT_TIMEOUT", OPT_STATEMENT_TIMEOUT},
+    {"ACTIOND_LOCK_TIMEOUT", OPT_LOCK_TIMEOUT},
 };
 
 static int
@@ -220,6 +263,12 @@ config_parse(struct config *c, int argc, char **argv, FILE *out)
     c->max_string = 256 * 1024;
     c->token_cache_seconds = 10;
     c->doc_cache_bytes = 8 * 1024 * 1024;
+    c->max_document = 1024 * 1024;
+    c->max_document_depth = 100;
+    c->max_patch_ops = 1000;
+    c->max_log_bytes = 2 * 1024 * 1024;
+    c->statement_timeout_ms = 5000;
+    c->lock_timeout_ms = 2000;
 
     for (i = 0; i < sizeof(env_options) / sizeof(env_options[0]); i++) {
         const char *v = getenv(env_options[i].env);

@@ -8,6 +8,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* The deepest document the store reads back (and verify replays): what a change may
+ * leave in a document can be set lower, never higher, so nothing is stored that
+ * cannot be read. */
+#define CONFIG_STORED_DEPTH_MAX 512
+
 struct config {
     const char *database_url;  /* libpq conninfo or URI */
     const char *catalog_path;  /* the catalog file */
@@ -21,8 +26,14 @@ struct config {
     size_t max_depth;  /* JSON nesting */
     size_t max_string; /* bytes of one JSON string */
     int token_cache_seconds;
-    size_t doc_cache_bytes; /* the per-process document cache (cache.h); 0: none */
-    int worker_sockets;     /* prefork child n also listens on "<listen>.<n>" */
+    size_t doc_cache_bytes;    /* the per-process document cache (cache.h); 0: none */
+    int worker_sockets;        /* prefork child n also listens on "<listen>.<n>" */
+    size_t max_document;       /* bytes of a document after a change */
+    size_t max_document_depth; /* nesting of a document after a change */
+    size_t max_patch_ops;      /* operations in one JSON Patch */
+    size_t max_log_bytes;      /* what one request may add to the log */
+    int statement_timeout_ms;  /* every statement of a worker's session */
+    int lock_timeout_ms;       /* waiting for a row lock */
 };
 
 enum config_result { CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_EXIT_USAGE };

@@ -4,7 +4,6 @@
  * hostile nesting costs heap bounded by max_depth, never C stack.
  */
 #include "doc/jsonp.h"
-#include "doc/ptr.h"
 
 #include <errno.h>
 #include <math.h>
@@ -14,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/xalloc.h"
+#include "doc/ptr.h"
+
+const struct jsonp_limits jsonp_stored_limits = {CONFIG_STORED_DEPTH_MAX, (size_t)64 * 1024 * 1024};
 
 /*
  * An open array or object; `key` is the member name waiting for its value (has_key).
@@ -402,6 +405,16 @@ is_digit(struct parser *p)
 }
 
 /*
+ * The most digits after the decimal point, and the largest decimal exponent, of a
+ * number the database can hold: every number ends up in a jsonb column of the log,
+ * whose numeric type has these limits (NUMERIC_DSCALE_MAX, and NUMERIC_WEIGHT_MAX
+ * base-10000 digits), so a number beyond them is refused here, where the client learns
+ * which one, instead of failing the transaction.
+ */
+#define JSONP_NUMBER_SCALE_MAX 16383
+#define JSONP_NUMBER_EXPONENT_MAX 131072
+
+/*
  * RFC 8259 section 6. An integer that fits int64 stays exact; anything else becomes a
  * double that keeps its text, so 123456789012345678901234567890 is written back as
  * sent. The worker never calls setlocale, so strtod reads '.' as the decimal point.
@@ -409,8 +422,9 @@ is_digit(struct parser *p)
 static enum err_code
 parse_number(struct parser *p, json_object **out)
 {
-    size_t start = p->pos, len, digits = 0;
-    int integral = 1, negative = 0;
+    size_t start = p->pos, len, digits = 0, fraction = 0;
+    long exponent = 0;
+    int integral = 1, negative = 0, exponent_sign = 1;
     uint64_t magnitude = 0;
     long long ll;
     double d;
@@ -434,19 +448,27 @@ parse_number(struct parser *p, json_object **out)
         integral = 0;
         if (!is_digit(p))
             return unexpected(p);
-        while (is_digit(p))
-            p->pos++;
+        for (; is_digit(p); p->pos++)
+            fraction++;
     }
     if (peek_is(p, 'e') || peek_is(p, 'E')) {
         p->pos++;
         integral = 0;
         if (peek_is(p, '+') || peek_is(p, '-'))
-            p->pos++;
+            exponent_sign = p->s[p->pos++] == '-' ? -1 : 1;
         if (!is_digit(p))
             return unexpected(p);
-        while (is_digit(p))
-            p->pos++;
+        /* saturated: any exponent past the limits is refused alike */
+        for (; is_digit(p); p->pos++)
+            if (exponent <= JSONP_NUMBER_EXPONENT_MAX)
+                exponent = exponent * 10 + (p->s[p->pos] - '0');
     }
+    exponent *= exponent_sign;
+    if (exponent > JSONP_NUMBER_EXPONENT_MAX || (long)fraction - exponent > JSONP_NUMBER_SCALE_MAX)
+        return fail_at(p, start,
+                       "number cannot be stored: at most %d digits after the decimal point "
+                       "and an exponent of at most %d",
+                       JSONP_NUMBER_SCALE_MAX, JSONP_NUMBER_EXPONENT_MAX);
     /* up to 18 digits cannot overflow: the common case needs neither a copy nor strtoll */
     if (integral && digits <= 18) {
         *out = new_int(negative ? -(int64_t)magnitude : (int64_t)magnitude);
@@ -1054,4 +1076,77 @@ jsonp_unknown_member(json_object *obj, const char *const *allowed)
             return it.key;
     }
     return NULL;
+}
+
+size_t
+jsonp_depth(json_object *v, size_t cap)
+{
+    size_t deepest = 0, d, i, n;
+
+    if (!json_object_is_type(v, json_type_array) && !json_object_is_type(v, json_type_object))
+        return 0;
+    if (cap == 0)
+        return 1;
+    if (json_object_is_type(v, json_type_array)) {
+        n = json_object_array_length(v);
+        for (i = 0; i < n && deepest < cap; i++) {
+            d = jsonp_depth(json_object_array_get_idx(v, i), cap - 1);
+            if (d > deepest)
+                deepest = d;
+        }
+    } else {
+        json_object_object_foreach(v, name, member)
+        {
+            (void)name;
+            d = jsonp_depth(member, cap - 1);
+            if (d > deepest)
+                deepest = d;
+            if (deepest >= cap)
+                break;
+        }
+    }
+    return deepest + 1;
+}
+
+/* jsonp_size's walk, `levels` containers down. */
+static size_t
+size_within(json_object *v, size_t cap, size_t levels)
+{
+    size_t total = 0, i, n;
+
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        return 4;
+    case json_type_boolean:
+        return 5;
+    case json_type_int:
+    case json_type_double:
+        return 8;
+    case json_type_string:
+        return (size_t)json_object_get_string_len(v) + 2;
+    default:
+        break;
+    }
+    if (levels >= CONFIG_STORED_DEPTH_MAX)
+        return cap + 1;
+    if (json_object_is_type(v, json_type_array)) {
+        n = json_object_array_length(v);
+        for (i = 0; i < n && total <= cap; i++)
+            total += size_within(json_object_array_get_idx(v, i), cap - total, levels + 1) + 1;
+    } else {
+        json_object_object_foreach(v, name, member)
+        {
+            total += strlen(name) + 4 + size_within(member, cap, levels + 1);
+            if (total > cap)
+                break;
+        }
+    }
+    total += 2;
+    return total > cap ? cap + 1 : total;
+}
+
+size_t
+jsonp_size(json_object *v, size_t cap)
+{
+    return size_within(v, cap, 0);
 }

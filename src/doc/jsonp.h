@@ -23,6 +23,14 @@ struct jsonp_limits {
 #define JSONP_DEFAULT_STRING (256 * 1024)
 
 /*
+ * The limits for reading back what the database holds (the store, verify's replay).
+ * Everything stored was checked on the way in under tighter limits (a change may not
+ * leave a document deeper than --max-document-depth, itself at most this depth), so
+ * these only have to accept whatever any configuration may have let through.
+ */
+extern const struct jsonp_limits jsonp_stored_limits;
+
+/*
  * Parses exactly one JSON text from buf[0..len) (whitespace around it allowed).
  * Rejects: invalid UTF-8 (raw or through \u escapes, lone surrogates), any NUL byte
  * and the escape \u0000 (PostgreSQL's jsonb cannot store it), duplicate member
@@ -67,6 +75,20 @@ void jsonp_write_string(struct sbuf *b, const char *s, size_t len);
  * allocated string the caller frees. Two equal documents give identical bytes.
  */
 char *jsonp_canonical(json_object *v);
+
+/*
+ * How deeply containers nest in `v` (a scalar is 0, [] is 1, [[1]] is 2), looking no
+ * deeper than `cap`: a deeper value gives cap + 1. The walk never goes below cap + 1
+ * levels, whatever the value.
+ */
+size_t jsonp_depth(json_object *v, size_t cap);
+
+/*
+ * About how many bytes `v` takes as JSON text (strings by their length, numbers as 8),
+ * counting no further than `cap`: a larger value gives cap + 1. Bounded like
+ * jsonp_depth, to CONFIG_STORED_DEPTH_MAX levels (deeper counts as too large).
+ */
+size_t jsonp_size(json_object *v, size_t cap);
 
 /* 1 when `name` is one of the NULL-terminated `names`. */
 int jsonp_name_in(const char *name, const char *const *names);

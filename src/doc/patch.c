@@ -41,8 +41,9 @@ struct op {
     struct ptr path;
     struct ptr from;
     json_object *value;
-    int share_value;  /* store `value` itself, not a copy: an undo, whose patch is dropped */
-    char at_path[32]; /* the error pointers into the patch: "/3/path"... */
+    int share_value; /* store `value` itself, not a copy: an undo, whose patch is dropped */
+    struct patch_budget *budget; /* NULL: unbounded (the log's own patches) */
+    char at_path[32];            /* the error pointers into the patch: "/3/path"... */
     char at_from[32];
     char at_value[32];
 };
@@ -287,6 +288,32 @@ emit_undo_put(json_object *inv, const char *b, int had_old, json_object *old)
 }
 
 /*
+ * Charges putting `v` at o->path to the budget: its nesting there, and (unless it only
+ * moves) its bytes. ERR_OK when there is no budget or it holds.
+ */
+static enum err_code
+spend(struct op *o, json_object *v, struct err *err)
+{
+    struct patch_budget *b = o->budget;
+    size_t left;
+
+    if (b == NULL)
+        return ERR_OK;
+    if (o->path.n > b->max_depth || o->path.n + jsonp_depth(v, b->max_depth) > b->max_depth)
+        return err_fail_slug(err, ERR_UNPROCESSABLE, "too-deep", o->at_path,
+                             "this would nest the document deeper than %zu levels", b->max_depth);
+    if (o->kind == OP_MOVE)
+        return ERR_OK;
+    left = b->used_bytes < b->max_bytes ? b->max_bytes - b->used_bytes : 0;
+    b->used_bytes += jsonp_size(v, left);
+    if (b->used_bytes > b->max_bytes)
+        return err_fail_slug(err, ERR_TOO_LARGE, "document-too-large", o->at_path,
+                             "the values this change puts in the document exceed %zu bytes",
+                             b->max_bytes);
+    return ERR_OK;
+}
+
+/*
  * add (RFC 6902 section 4.1) and create. `create` refuses a target that already holds
  * a value; the root always holds one. An array index names a gap between elements,
  * not an element, so a create into an array inserts exactly like add and never
@@ -311,6 +338,9 @@ do_add(struct op *o, json_object **doc, json_object *inv, struct err *err)
                            "create: a value is already present at %s", show(shown, o->path_text));
         goto cleanup;
     }
+    rc = spend(o, o->value, err);
+    if (rc != ERR_OK)
+        goto cleanup;
     had_old = put(doc, &l, op_value(o), &old);
     emit_undo_put(inv, l.path, had_old, old);
 
@@ -346,6 +376,8 @@ do_replace(struct op *o, json_object **doc, json_object *inv, struct err *err)
 
     rc = locate(*doc, &o->path, o->path_text, TARGET_EXISTING, o->at_path, &l, err);
     if (rc == ERR_OK)
+        rc = spend(o, o->value, err);
+    if (rc == ERR_OK)
         emit(inv, "replace", NULL, l.path, 1, swap(doc, &l, op_value(o)));
     loc_free(&l);
     return rc;
@@ -376,6 +408,8 @@ do_move(struct op *o, json_object **doc, json_object *inv, struct err *err)
         goto cleanup;
     v = detach(&a);
     rc = locate(*doc, &o->path, o->path_text, TARGET_INSERT, o->at_path, &b, err);
+    if (rc == ERR_OK)
+        rc = spend(o, v, err);
     if (rc != ERR_OK) {
         /* a failed operation leaves the document as it was: put the value back */
         put(doc, &a, v, &old);
@@ -411,6 +445,8 @@ do_copy(struct op *o, json_object **doc, json_object *inv, struct err *err)
     if (rc != ERR_OK)
         goto cleanup;
     rc = locate(*doc, &o->path, o->path_text, TARGET_INSERT, o->at_path, &b, err);
+    if (rc == ERR_OK)
+        rc = spend(o, loc_value(*doc, &a), err);
     if (rc != ERR_OK)
         goto cleanup;
     had_old = put(doc, &b, jsonp_copy(loc_value(*doc, &a)), &old);
@@ -515,10 +551,11 @@ read_op(json_object *obj, size_t i, struct op *o, struct err *err)
 /*
  * Applies operation i to *doc, appending its inverse operations to `inv` in order.
  * With `share_values` the values it stores are the patch's own objects, not copies.
+ * `budget` (or NULL) bounds what it may build.
  */
 static enum err_code
 apply_op(json_object **doc, json_object *obj, size_t i, json_object *inv, int share_values,
-         struct err *err)
+         struct patch_budget *budget, struct err *err)
 {
     struct op o;
     enum err_code rc;
@@ -528,6 +565,7 @@ apply_op(json_object **doc, json_object *obj, size_t i, json_object *inv, int sh
     if (rc != ERR_OK)
         goto cleanup;
     o.share_value = share_values;
+    o.budget = budget;
     switch (o.kind) {
     case OP_ADD:
     case OP_CREATE:
@@ -582,6 +620,13 @@ join_inverse(json_object *groups, size_t n)
 enum err_code
 patch_apply(json_object **doc, json_object *patch, json_object **inverse, struct err *err)
 {
+    return patch_apply_bounded(doc, patch, inverse, NULL, err);
+}
+
+enum err_code
+patch_apply_bounded(json_object **doc, json_object *patch, json_object **inverse,
+                    struct patch_budget *budget, struct err *err)
+{
     json_object *groups, *grp, *undo, *scratch;
     enum err_code rc = ERR_OK;
     size_t n, i;
@@ -595,7 +640,7 @@ patch_apply(json_object **doc, json_object *patch, json_object **inverse, struct
     for (i = 0; i < n; i++) {
         grp = json_object_new_array();
         json_object_array_add(groups, grp);
-        rc = apply_op(doc, json_object_array_get_idx(patch, i), i, grp, 0, err);
+        rc = apply_op(doc, json_object_array_get_idx(patch, i), i, grp, 0, budget, err);
         if (rc != ERR_OK)
             break;
     }
@@ -603,7 +648,8 @@ patch_apply(json_object **doc, json_object *patch, json_object **inverse, struct
         undo = join_inverse(groups, i);
         scratch = json_object_new_array();
         for (i = 0; i < json_object_array_length(undo); i++)
-            if (apply_op(doc, json_object_array_get_idx(undo, i), i, scratch, 1, NULL) != ERR_OK)
+            if (apply_op(doc, json_object_array_get_idx(undo, i), i, scratch, 1, NULL, NULL) !=
+                ERR_OK)
                 break;
         json_object_put(scratch);
         json_object_put(undo);
@@ -663,6 +709,13 @@ enum err_code
 patch_merge(json_object **doc, json_object *merge, json_object **forward, json_object **inverse,
             struct err *err)
 {
+    return patch_merge_bounded(doc, merge, forward, inverse, NULL, err);
+}
+
+enum err_code
+patch_merge_bounded(json_object **doc, json_object *merge, json_object **forward,
+                    json_object **inverse, struct patch_budget *budget, struct err *err)
+{
     json_object *fwd = json_object_new_array();
 
     if (is_object(merge)) {
@@ -674,5 +727,5 @@ patch_merge(json_object **doc, json_object *merge, json_object **forward, json_o
         emit(fwd, "replace", NULL, "", 1, jsonp_copy(merge));
     }
     *forward = fwd;
-    return patch_apply(doc, fwd, inverse, err);
+    return patch_apply_bounded(doc, fwd, inverse, budget, err);
 }

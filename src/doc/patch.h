@@ -38,12 +38,36 @@ enum err_code patch_apply(json_object **doc, json_object *patch, json_object **i
                           struct err *err);
 
 /*
+ * What one application of a client's patch may build. Every operation that puts a value
+ * (add, create, replace, move, copy) checks that the value's path and nesting stay
+ * within `max_depth` (ERR_UNPROCESSABLE, slug "too-deep"), and the values it adds
+ * (all but a move's) count against `max_bytes` (ERR_TOO_LARGE, slug
+ * "document-too-large"): a few copies of a subtree into itself can no longer double a
+ * document until memory runs out. `used_bytes` starts at 0 and is kept across calls.
+ */
+struct patch_budget {
+    size_t max_depth;
+    size_t max_bytes;
+    size_t used_bytes;
+};
+
+/* patch_apply under `budget` (patch_apply is this with none). */
+enum err_code patch_apply_bounded(json_object **doc, json_object *patch, json_object **inverse,
+                                  struct patch_budget *budget, struct err *err);
+
+/*
  * Translates RFC 7396 merge patch `merge` against the current *doc into the JSON Patch
  * that has the same effect, stored in *forward (new array, caller releases), then
  * applies it like patch_apply, giving *inverse. A merge patch that changes nothing
- * yields an empty *forward. Never fails on a JSON value; returns ERR_OK.
+ * yields an empty *forward. Never fails on a JSON value; returns ERR_OK (under a
+ * budget, its errors).
  */
 enum err_code patch_merge(json_object **doc, json_object *merge, json_object **forward,
                           json_object **inverse, struct err *err);
+
+/* patch_merge under `budget` (patch_merge is this with none). */
+enum err_code patch_merge_bounded(json_object **doc, json_object *merge, json_object **forward,
+                                  json_object **inverse, struct patch_budget *budget,
+                                  struct err *err);
 
 #endif

@@ -20,14 +20,6 @@
 #include "base/sbuf.h"
 #include "base/xalloc.h"
 
-/*
- * Limits for reading JSON back from the database, the same as store.c's: everything
- * stored was validated on the way in under tighter limits, so these only have to
- * accept whatever an earlier configuration may have let through.
- */
-#define REPLAY_JSON_DEPTH 512
-#define REPLAY_JSON_STRING ((size_t)64 * 1024 * 1024)
-
 /* A divergence message, values included, fits in this; longer ones are cut. */
 #define REPLAY_WHY_MAX 1024
 
@@ -72,12 +64,11 @@ describe(const struct replay_entry *e)
 static int
 parse(const char *text, size_t len, json_object **out)
 {
-    static const struct jsonp_limits lim = {REPLAY_JSON_DEPTH, REPLAY_JSON_STRING};
     struct err err = {0};
     enum err_code rc;
 
     *out = NULL;
-    rc = jsonp_parse(text, len, &lim, out, &err);
+    rc = jsonp_parse(text, len, &jsonp_stored_limits, out, &err);
     err_clear(&err);
     return rc == ERR_OK;
 }

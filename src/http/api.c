@@ -64,6 +64,10 @@ api_new(const struct config *cfg, struct store *store, const struct catalog *cat
     a->txn.store = store;
     a->txn.cache = a->cache;
     a->txn.limits = &a->limits;
+    a->txn.bounds.max_document = cfg->max_document;
+    a->txn.bounds.max_document_depth = cfg->max_document_depth;
+    a->txn.bounds.max_patch_ops = cfg->max_patch_ops;
+    a->txn.bounds.max_log_bytes = cfg->max_log_bytes;
     return a;
 }
 
@@ -148,6 +152,7 @@ api_action_links(const struct call *c, int64_t id, json_object *names)
 static json_object *
 api_representation(const struct call *c, const struct store_row *row)
 {
+    enum access_role role = access_role(row->owner, row->access, c->actor);
     json_object *o = json_object_new_object();
     json_object *links = json_object_new_object();
     json_object *verbs;
@@ -160,26 +165,31 @@ api_representation(const struct call *c, const struct store_row *row)
         json_object_object_add(o, "state", row->state ? json_object_new_string(row->state) : NULL);
     json_object_object_add(o, "owner", json_object_new_string(row->owner));
     /* only the owner sees who else has access */
-    if (c->actor != NULL && strcmp(row->owner, c->actor) == 0)
+    if (role == ACCESS_OWNER)
         json_object_object_add(o, "access",
                                row->access ? jsonp_copy(row->access) : json_object_new_object());
     json_object_object_add(o, "created_at", json_object_new_string(row->created_at));
     json_object_object_add(o, "updated_at", json_object_new_string(row->updated_at));
 
+    /* the links are what the caller may do: a reader reads and duplicates */
     json_object_object_add(links, "self", api_link(api_href(c, row->id, ""), NULL));
-    json_object_object_add(links, "actions", api_link(api_href(c, row->id, "/actions"), "POST"));
+    if (role >= ACCESS_EDITOR)
+        json_object_object_add(links, "actions",
+                               api_link(api_href(c, row->id, "/actions"), "POST"));
     json_object_object_add(links, "history",
                            api_link(api_href(c, row->id, "/actions?since=0"), NULL));
     verbs = catalog_type_verbs(c->type, row->state);
     n = json_object_array_length(verbs);
     for (i = 0; i < n; i++) {
         const char *verb = json_object_get_string(json_object_array_get_idx(verbs, i));
-        json_object_object_add(links, verb, api_action_link(c, row->id, verb));
+        const struct catalog_action *act = catalog_type_action(c->type, verb);
+        if (role >= ACCESS_EDITOR || (act != NULL && catalog_action_kind(act) == CATALOG_DUPLICATE))
+            json_object_object_add(links, verb, api_action_link(c, row->id, verb));
     }
     json_object_put(verbs);
-    if (row->undo_top != 0)
+    if (row->undo_top != 0 && role >= ACCESS_EDITOR)
         json_object_object_add(links, "undo", api_link(api_href(c, row->id, "/undo"), "POST"));
-    if (row->redo_top != 0)
+    if (row->redo_top != 0 && role >= ACCESS_EDITOR)
         json_object_object_add(links, "redo", api_link(api_href(c, row->id, "/redo"), "POST"));
     json_object_object_add(o, "_links", links);
     if (row->data_text == NULL)

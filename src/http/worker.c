@@ -335,7 +335,8 @@ serve_one(struct sources *s, struct source *c, struct api *api, struct resp *res
 static int
 serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int own_fd)
 {
-    struct store *store = store_open(cfg->database_url);
+    struct store *store =
+        store_open(cfg->database_url, cfg->statement_timeout_ms, cfg->lock_timeout_ms);
     struct api *api = api_new(cfg, store, cat);
     struct sources src;
     struct resp resp;

@@ -29,14 +29,6 @@
 #include "doc/jsonp.h"
 #include "base/xalloc.h"
 
-/*
- * Limits for reading JSON back from the database. Everything stored was validated on
- * the way in under tighter request limits; these are generous so that a document an
- * earlier configuration accepted can always be read again.
- */
-#define STORE_JSON_DEPTH 512
-#define STORE_JSON_STRING ((size_t)64 * 1024 * 1024)
-
 /* Seconds to wait for a new connection when neither the conninfo nor PGCONNECT_TIMEOUT
  * says: a worker should answer 503 promptly, not after the kernel's TCP timeout. */
 #define STORE_CONNECT_TIMEOUT "5"
@@ -44,8 +36,15 @@
 /* Timestamps come as PostgreSQL's ISO text in UTC ("2026-11-23 13:25:17.123456+00"),
  * which col_time() turns into RFC 3339: cheaper for the server than to_json(), whose
  * JSON text the statement would also have to parse back (docs/performance.md). */
+/* Every session also bounds how long one statement may run ($1 ms), how long it may
+ * wait for a row lock ($2 ms), and how long a transaction may sit idle holding locks
+ * ($1 ms again: a worker between its locking read and its commit only compiles the
+ * change, so a longer pause means a stuck worker whose locks must not outlive it).
+ * Each ends with an error the worker answers 503 with Retry-After, nothing committed. */
 #define STORE_SESSION_SQL                                                                          \
-    "SELECT set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO', false)"
+    "SELECT set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO', false),"          \
+    " set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false),"          \
+    " set_config('idle_in_transaction_session_timeout', $1, false)"
 
 /* Room for a timestamp in RFC 3339 ("2026-11-23T13:25:17.123456+00:00" is 32). */
 #define STORE_TIME_MAX 48
@@ -173,7 +172,7 @@ static const struct {
                              " SELECT " ROW_COLS " FROM r"},
     [ST_ENTRIES] = {"entries", "SELECT version, action, actor, forward, inverse, state,"
                                " coalesce(stack_prev, 0), coalesce(unit_first, version),"
-                               " coalesce(reverts, 0), applied_at, touches"
+                               " coalesce(reverts, 0), applied_at, touches, data"
                                " FROM action_log"
                                " WHERE resource_id = $1 AND version BETWEEN $2 AND $3"
                                " ORDER BY version"},
@@ -198,10 +197,12 @@ static const struct {
 
 struct store {
     char *conninfo;
-    PGconn *conn; /* NULL before the first use and after a loss; otherwise prepared */
-    int in_txn;   /* store_lock's transaction is open: conn is in pipeline mode, unsynced */
-    int checked;  /* store_ready found conn alive, and no statement has run since */
-    int unread;   /* the last look at the socket left something there unread */
+    char timeout_text[2][24]; /* statement and lock timeouts in ms, as text */
+    const char *timeouts[2];  /* STORE_SESSION_SQL's parameters: timeout_text */
+    PGconn *conn;             /* NULL before the first use and after a loss; otherwise prepared */
+    int in_txn;  /* store_lock's transaction is open: conn is in pipeline mode, unsynced */
+    int checked; /* store_ready found conn alive, and no statement has run since */
+    int unread;  /* the last look at the socket left something there unread */
     unsigned long connects; /* connections made so far */
     unsigned long polled;   /* `connects` at the last store_poll_revocations */
 };
@@ -386,7 +387,7 @@ store_connect(struct store *s, struct err *err)
     }
     PQsetNoticeProcessor(s->conn, store_notice, NULL);
 
-    calls[n++] = (struct stmt_call){CALL_SESSION, ST_COUNT, 0, NULL, PGRES_TUPLES_OK};
+    calls[n++] = (struct stmt_call){CALL_SESSION, ST_COUNT, 2, s->timeouts, PGRES_TUPLES_OK};
     calls[n++] = (struct stmt_call){CALL_LISTEN, ST_COUNT, 0, NULL, PGRES_COMMAND_OK};
     for (i = 0; i < ST_COUNT; i++)
         calls[n++] = (struct stmt_call){CALL_PREPARE, (enum stmt)i, 0, NULL, PGRES_COMMAND_OK};
@@ -446,7 +447,7 @@ send_call(PGconn *c, const struct stmt_call *k)
     if (k->kind == CALL_PREPARE)
         return PQsendPrepare(c, stmts[k->st].name, stmts[k->st].sql, 0, NULL);
     if (k->kind == CALL_SESSION)
-        return PQsendQueryParams(c, STORE_SESSION_SQL, 0, NULL, NULL, NULL, NULL, 0);
+        return PQsendQueryParams(c, STORE_SESSION_SQL, k->nparams, NULL, k->params, NULL, NULL, 0);
     if (k->kind == CALL_LISTEN)
         return PQsendQueryParams(c, "LISTEN " STORE_TOKEN_CHANNEL, 0, NULL, NULL, NULL, NULL, 0);
     return PQsendQueryPrepared(c, stmts[k->st].name, k->nparams, k->params, NULL, NULL, 0);
@@ -771,14 +772,14 @@ col_time(const PGresult *r, int row, int col)
 static enum err_code
 col_json(const PGresult *r, int row, int col, json_object **out, struct err *err)
 {
-    static const struct jsonp_limits lim = {STORE_JSON_DEPTH, STORE_JSON_STRING};
     struct err perr = {0};
     enum err_code rc;
 
     *out = NULL;
     if (PQgetisnull(r, row, col))
         return ERR_OK;
-    rc = jsonp_parse(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col), &lim, out, &perr);
+    rc = jsonp_parse(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col),
+                     &jsonp_stored_limits, out, &perr);
     err_clear(&perr);
     if (rc == ERR_OK)
         return ERR_OK;
@@ -842,11 +843,15 @@ store_replay_clear(struct store_replay *r)
 }
 
 struct store *
-store_open(const char *conninfo)
+store_open(const char *conninfo, int statement_timeout_ms, int lock_timeout_ms)
 {
     struct store *s = xcalloc(1, sizeof(*s));
 
     s->conninfo = xstrdup(conninfo != NULL ? conninfo : "");
+    snprintf(s->timeout_text[0], sizeof(s->timeout_text[0]), "%d", statement_timeout_ms);
+    snprintf(s->timeout_text[1], sizeof(s->timeout_text[1]), "%d", lock_timeout_ms);
+    s->timeouts[0] = s->timeout_text[0];
+    s->timeouts[1] = s->timeout_text[1];
     return s;
 }
 
@@ -1438,7 +1443,8 @@ store_entries(struct store *s, int64_t id, int64_t from, int64_t to, struct stor
         e->has_touches = !PQgetisnull(res, i, 10);
         if ((rc = col_json(res, i, 3, &e->forward, err)) != ERR_OK ||
             (rc = col_json(res, i, 4, &e->inverse, err)) != ERR_OK ||
-            (e->has_touches && (rc = col_json(res, i, 10, &e->touches, err)) != ERR_OK))
+            (e->has_touches && (rc = col_json(res, i, 10, &e->touches, err)) != ERR_OK) ||
+            (rc = col_json(res, i, 11, &e->data, err)) != ERR_OK)
             goto cleanup;
     }
     *out = list;
@@ -1469,6 +1475,7 @@ store_logent_free(struct store_logent *list, size_t n)
         free(list[i].actor);
         free(list[i].state);
         free(list[i].applied_at);
+        json_object_put(list[i].data);
         json_object_put(list[i].touches);
         json_object_put(list[i].forward);
         json_object_put(list[i].inverse);

@@ -70,6 +70,7 @@ struct store_logent {
     char *applied_at;
     json_object *touches; /* NULL when the entry recorded none */
     int has_touches;
+    json_object *data; /* the entry's data (a creation's grants, a share's); NULL: none */
 };
 
 void store_logent_free(struct store_logent *list, size_t n);
@@ -98,9 +99,11 @@ void store_replay_clear(struct store_replay *r);
 /*
  * Creates the handle; the connection is made by the first call that needs it (any
  * function below connects, and reconnects after a loss, by itself). Never NULL.
- * `conninfo` is a libpq connection string or URI (copied).
+ * `conninfo` is a libpq connection string or URI (copied). Every session bounds one
+ * statement to `statement_timeout_ms` and a wait for a row lock to `lock_timeout_ms`;
+ * running into either is ERR_UNAVAILABLE with the transaction rolled back.
  */
-struct store *store_open(const char *conninfo);
+struct store *store_open(const char *conninfo, int statement_timeout_ms, int lock_timeout_ms);
 
 /* Closes the connection and frees the handle. Accepts NULL. */
 void store_close(struct store *s);

@@ -54,8 +54,9 @@ struct txn {
     json_object *results;
     int64_t *merged_over;
     size_t n_merged;
-    int64_t reverts;     /* undo/redo: the version reverted */
-    int64_t target_prev; /* that entry's stack_prev: the new top if it was the top */
+    int64_t reverts;            /* undo/redo: the version reverted */
+    int64_t target_prev;        /* that entry's stack_prev: the new top if it was the top */
+    struct patch_budget budget; /* what a client's patches may build (patch.h) */
 };
 
 static enum err_code
@@ -203,6 +204,8 @@ created_row(const struct apply_ctx *ctx, const struct apply_change *ch, int64_t 
     row->owner = xstrdup(ents[0].actor);
     row->created_at = xstrdup(ents[0].applied_at);
     row->updated_at = xstrdup(ents[0].applied_at);
+    if (ents[0].data != NULL && json_object_object_get_ex(ents[0].data, "access", &value))
+        row->access = jsonp_copy(value);
 cleanup:
     store_logent_free(ents, n);
     return rc;
@@ -529,10 +532,16 @@ compile_item(struct txn *t, const struct action *a, const char *prefix, struct a
     case APPLY_JSON_PATCH:
     case APPLY_MERGE_PATCH:
         if (t->ch->kind == APPLY_JSON_PATCH) {
+            if (json_object_is_type(a->data, json_type_array) &&
+                json_object_array_length(a->data) > t->ctx->bounds.max_patch_ops)
+                return err_fail_slug(t->err, ERR_UNPROCESSABLE, "too-many-operations", "",
+                                     "a JSON Patch has at most %zu operations",
+                                     t->ctx->bounds.max_patch_ops);
             eff->forward = json_object_get(a->data);
-            rc = patch_apply(&row->data, a->data, &eff->inverse, t->err);
+            rc = patch_apply_bounded(&row->data, a->data, &eff->inverse, &t->budget, t->err);
         } else {
-            rc = patch_merge(&row->data, a->data, &eff->forward, &eff->inverse, t->err);
+            rc = patch_merge_bounded(&row->data, a->data, &eff->forward, &eff->inverse, &t->budget,
+                                     t->err);
         }
         if (rc == ERR_OK && !catalog_type_any_document(type) &&
             !json_object_is_type(row->data, json_type_object)) {
@@ -777,6 +786,41 @@ answer(struct txn *t, const char *applied_at)
     return out;
 }
 
+/*
+ * What the change leaves and what it adds to the log, against the limits: the
+ * document's size (`doc_len`, its text) and nesting, and the bytes of the entries'
+ * patches, targets and data.
+ */
+static enum err_code
+check_bounds(struct txn *t, size_t doc_len)
+{
+    const struct apply_limits *b = &t->ctx->bounds;
+    size_t logged = 0, i;
+
+    if (doc_len > b->max_document)
+        return err_fail_slug(t->err, ERR_TOO_LARGE, "document-too-large", NULL,
+                             "the document would be %zu bytes; at most %zu", doc_len,
+                             b->max_document);
+    if (jsonp_depth(t->row.data, b->max_document_depth) > b->max_document_depth)
+        return err_fail_slug(t->err, ERR_UNPROCESSABLE, "too-deep", NULL,
+                             "the document would nest deeper than %zu levels",
+                             b->max_document_depth);
+    for (i = 0; i < t->ch->ar->n && logged <= b->max_log_bytes; i++) {
+        const struct store_entry *e = &t->entries[i];
+        logged +=
+            jsonp_size(e->forward, b->max_log_bytes) + jsonp_size(e->inverse, b->max_log_bytes);
+        if (e->data != NULL)
+            logged += jsonp_size(e->data, b->max_log_bytes);
+        if (e->target != NULL)
+            logged += jsonp_size(e->target, b->max_log_bytes);
+    }
+    if (logged > b->max_log_bytes)
+        return err_fail_slug(t->err, ERR_TOO_LARGE, "log-entry-too-large", NULL,
+                             "this change would add more than %zu bytes to the log",
+                             b->max_log_bytes);
+    return ERR_OK;
+}
+
 /* What a keyed request keeps for its retries: {"body": answer} or {}. Malloc'd. */
 static char *
 stored_answer(json_object *ans, const char *doc_text)
@@ -981,6 +1025,9 @@ step_write(struct txn *t, enum step *next)
     link_history(t, row->version - (int64_t)n + 1);
     /* The document is serialised once: into the write's parameter and the answer. */
     jsonp_write(&doc, row->data);
+    rc = check_bounds(t, doc.len);
+    if (rc != ERR_OK)
+        goto cleanup;
     if (t->from_cache) {
         t->sent = 1;
         rc = store_write_at(t->ctx->store, row, doc.data, &t->entries[0], ch->actor, &t->txn_time,
@@ -1115,6 +1162,8 @@ attempt(const struct apply_ctx *ctx, const struct apply_change *ch, struct apply
     t.from_cache = from_cache;
     t.seen = seen_version(ch);
     t.merging = may_merge(ch);
+    t.budget.max_depth = ctx->bounds.max_document_depth;
+    t.budget.max_bytes = ctx->bounds.max_document;
     rc = run_steps(&t);
     if (from_cache && !t.sent && (rc != ERR_OK || t.retry_locked)) {
         /* compiled against the kept version: let the locked read give the answer */
@@ -1219,6 +1268,16 @@ create(const struct apply_ctx *ctx, const struct apply_change *ch, struct apply_
         note = json_object_new_object();
         json_object_object_add(note, "source", json_object_new_string(ch->source));
         json_object_object_add(note, "source_version", json_object_new_int64(src.version));
+    }
+    if (jsonp_size(data, ctx->bounds.max_document) > ctx->bounds.max_document) {
+        rc = err_fail_slug(err, ERR_TOO_LARGE, "document-too-large", "/data",
+                           "a document has at most %zu bytes", ctx->bounds.max_document);
+        goto cleanup;
+    }
+    if (jsonp_depth(data, ctx->bounds.max_document_depth) > ctx->bounds.max_document_depth) {
+        rc = err_fail_slug(err, ERR_UNPROCESSABLE, "too-deep", "/data",
+                           "a document nests at most %zu levels", ctx->bounds.max_document_depth);
+        goto cleanup;
     }
     if (ch->kind == APPLY_CREATE && ch->grants != NULL &&
         json_object_object_length(ch->grants) > 0) {

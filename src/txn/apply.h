@@ -43,11 +43,21 @@ enum apply_kind {
     APPLY_DUPLICATE    /* a new resource copying the change's resource */
 };
 
+/* What one change may cost; each is refused with nothing changed (docs/api.md,
+ * "Limits"). */
+struct apply_limits {
+    size_t max_document;       /* bytes of the document a change leaves: 413 */
+    size_t max_document_depth; /* its nesting: 422 */
+    size_t max_patch_ops;      /* operations in one JSON Patch: 422 */
+    size_t max_log_bytes;      /* what one request adds to the log: 413 */
+};
+
 /* The resources and settings one worker process's transactions share. Borrowed. */
 struct apply_ctx {
     struct store *store;
-    struct cache *cache; /* documents this process wrote last; may be NULL */
-    const struct jsonp_limits *limits;
+    struct cache *cache;               /* documents this process wrote last; may be NULL */
+    const struct jsonp_limits *limits; /* for reading back a kept document */
+    struct apply_limits bounds;
 };
 
 /* An If-Match precondition as the client sent it (RFC 9110 section 13.1.1). */
