@@ -133,8 +133,11 @@ class UnderSpawnFcgi(ApiTestCase):
         for _ in range(20):
             self.assertEqual(self.call("GET", f"/clips/{clip}")[0], 200)
         before = self.rss_kb()
-        ops = [{"op": "add", "path": "/regions/-", "value": {"a": i, "b": "x"}}
-               for i in range(14000)]
+        # as many operations as a patch may have, each adding a value that parses into
+        # many objects
+        ops = [{"op": "add", "path": "/regions/-",
+                "value": {"a": i, "b": [{"c": j} for j in range(40)]}}
+               for i in range(1000)]
         data = json.dumps(ops).encode()
         self.assertLess(len(data), 1024 * 1024)
         status, headers, body = fcgi.request(
