@@ -5,11 +5,14 @@
  */
 #include "doc/touch.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "doc/catalog_impl.h"
 #include "doc/jsonp.h"
 #include "doc/ptr.h"
+#include "base/xalloc.h"
 
 static json_object *
 keyed(const char *key, json_object *value)
@@ -238,50 +241,264 @@ token_equal(json_object *a, json_object *b)
     return jsonp_equal(va, vb);
 }
 
-static int
-one_overlap(json_object *x, json_object *y)
+/* A touch's operation as a bit: reads and additions commute with their own kind. */
+enum {
+    OP_R = 1,
+    OP_ADD = 2,
+    OP_W = 4 /* any other operation: a write */
+};
+
+static unsigned
+op_bit(const char *op)
 {
-    json_object *ox, *oy, *px, *py;
-    const char *a, *b;
-    int sx, sy;
+    if (strcmp(op, "r") == 0)
+        return OP_R;
+    if (strcmp(op, "add") == 0)
+        return OP_ADD;
+    return OP_W;
+}
+
+/* The operations a touch of kind `bit` overlaps. */
+static unsigned
+conflicts_of(unsigned bit)
+{
+    return bit == OP_R ? OP_ADD | OP_W : bit == OP_ADD ? OP_R | OP_W : OP_R | OP_ADD | OP_W;
+}
+
+/*
+ * A hash equal for equal tokens (token_equal): a member name's bytes; a keyed element's
+ * key and, for a number, its value as a double (jsonp_equal compares numbers by value),
+ * for a string its bytes, for anything else only its type. Unequal tokens may collide:
+ * a lookup confirms with token_equal.
+ */
+static uint64_t
+token_hash(json_object *t)
+{
+    uint64_t h = 1469598103934665603ULL;
+    json_object *key, *value = NULL;
+    const char *s;
+    double d;
     size_t i, n;
 
-    json_object_object_get_ex(x, "op", &ox);
-    json_object_object_get_ex(y, "op", &oy);
-    a = json_object_get_string(ox);
-    b = json_object_get_string(oy);
-    if (a == NULL || b == NULL)
-        return 1;
-    if ((strcmp(a, "r") == 0 && strcmp(b, "r") == 0) ||
-        (strcmp(a, "add") == 0 && strcmp(b, "add") == 0))
-        return 0;
-    sx = json_object_object_get_ex(x, "state", NULL);
-    sy = json_object_object_get_ex(y, "state", NULL);
-    if (sx || sy)
-        return sx && sy;
-    if (!json_object_object_get_ex(x, "path", &px) || !json_object_object_get_ex(y, "path", &py))
-        return 1;
-    n = json_object_array_length(px) < json_object_array_length(py) ? json_object_array_length(px)
-                                                                    : json_object_array_length(py);
+    if (json_object_is_type(t, json_type_string)) {
+        s = json_object_get_string(t);
+        n = (size_t)json_object_get_string_len(t);
+    } else {
+        h ^= 0x9e37;
+        if (json_object_object_get_ex(t, "key", &key) && json_object_get_string(key) != NULL) {
+            s = json_object_get_string(key);
+            for (i = 0; s[i] != '\0'; i++)
+                h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+        }
+        json_object_object_get_ex(t, "value", &value);
+        switch (json_object_get_type(value)) {
+        case json_type_int:
+        case json_type_double:
+            d = json_object_get_double(value);
+            if (d == 0)
+                d = 0; /* -0.0 equals 0 */
+            s = (const char *)&d;
+            n = sizeof(d);
+            break;
+        case json_type_string:
+            s = json_object_get_string(value);
+            n = (size_t)json_object_get_string_len(value);
+            break;
+        default:
+            return h ^ (uint64_t)json_object_get_type(value);
+        }
+    }
     for (i = 0; i < n; i++)
-        if (!token_equal(json_object_array_get_idx(px, i), json_object_array_get_idx(py, i)))
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* A path prefix of `ours`: the operations of touches that end here and below. */
+struct tnode {
+    json_object *token; /* borrowed from ours; NULL for the root */
+    size_t parent;
+    uint64_t hash;
+    unsigned here;  /* operations of touches whose path ends at this node */
+    unsigned below; /* `here` of this node and of every node under it */
+};
+
+struct touch_index {
+    int all;             /* no touch set at all: overlaps everything, even an empty set */
+    int opless;          /* a touch without an operation: overlaps every touch */
+    size_t count;        /* touches indexed */
+    unsigned state;      /* operations of state touches */
+    struct tnode *nodes; /* nodes[0] is the root, the empty path */
+    size_t nnodes, cap;
+    size_t *slots; /* open addressing over (parent, token): node index + 1; 0 is free */
+    size_t nslots;
+};
+
+static size_t
+slot_of(const struct touch_index *ix, size_t parent, uint64_t hash)
+{
+    return (size_t)((hash ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ULL)) & (ix->nslots - 1));
+}
+
+/* The child of node `parent` for `token`, or 0 (the root is never a child). */
+static size_t
+find_child(const struct touch_index *ix, size_t parent, json_object *token, uint64_t hash)
+{
+    size_t at = slot_of(ix, parent, hash), node;
+
+    while ((node = ix->slots[at]) != 0) {
+        const struct tnode *n = &ix->nodes[node - 1];
+        if (n->parent == parent && n->hash == hash && token_equal(n->token, token))
+            return node - 1;
+        at = (at + 1) & (ix->nslots - 1);
+    }
+    return 0;
+}
+
+static void
+place(struct touch_index *ix, size_t node)
+{
+    size_t at = slot_of(ix, ix->nodes[node].parent, ix->nodes[node].hash);
+
+    while (ix->slots[at] != 0)
+        at = (at + 1) & (ix->nslots - 1);
+    ix->slots[at] = node + 1;
+}
+
+static size_t
+add_child(struct touch_index *ix, size_t parent, json_object *token, uint64_t hash)
+{
+    size_t i;
+
+    if (ix->nnodes == ix->cap) {
+        ix->cap *= 2;
+        ix->nodes = xrealloc(ix->nodes, ix->cap * sizeof(*ix->nodes));
+    }
+    /* at most half full, so every probe ends */
+    if (2 * (ix->nnodes + 1) > ix->nslots) {
+        free(ix->slots);
+        ix->nslots *= 2;
+        ix->slots = xcalloc(ix->nslots, sizeof(*ix->slots));
+        for (i = 1; i < ix->nnodes; i++)
+            place(ix, i);
+    }
+    ix->nodes[ix->nnodes] = (struct tnode){token, parent, hash, 0, 0};
+    place(ix, ix->nnodes);
+    return ix->nnodes++;
+}
+
+static void
+index_touch(struct touch_index *ix, json_object *t)
+{
+    json_object *op, *path;
+    unsigned bit;
+    size_t node = 0, i, n;
+
+    ix->count++;
+    if (!json_object_object_get_ex(t, "op", &op) || json_object_get_string(op) == NULL) {
+        ix->opless = 1;
+        return;
+    }
+    bit = op_bit(json_object_get_string(op));
+    if (json_object_object_get_ex(t, "state", NULL)) {
+        ix->state |= bit;
+        return;
+    }
+    /* a touch without a path touches the whole document, as the empty path does */
+    n = json_object_object_get_ex(t, "path", &path) ? json_object_array_length(path) : 0;
+    ix->nodes[0].below |= bit;
+    for (i = 0; i < n; i++) {
+        json_object *token = json_object_array_get_idx(path, i);
+        uint64_t hash = token_hash(token);
+        size_t child = find_child(ix, node, token, hash);
+        if (child == 0)
+            child = add_child(ix, node, token, hash);
+        node = child;
+        ix->nodes[node].below |= bit;
+    }
+    ix->nodes[node].here |= bit;
+}
+
+struct touch_index *
+touch_index_new(json_object *ours)
+{
+    struct touch_index *ix = xcalloc(1, sizeof(*ix));
+    size_t i, n;
+
+    ix->cap = 16;
+    ix->nodes = xcalloc(ix->cap, sizeof(*ix->nodes));
+    ix->nnodes = 1;
+    ix->nslots = 32;
+    ix->slots = xcalloc(ix->nslots, sizeof(*ix->slots));
+    if (ours == NULL) {
+        ix->all = 1;
+        return ix;
+    }
+    n = json_object_array_length(ours);
+    for (i = 0; i < n; i++)
+        index_touch(ix, json_object_array_get_idx(ours, i));
+    return ix;
+}
+
+void
+touch_index_free(struct touch_index *ix)
+{
+    if (ix == NULL)
+        return;
+    free(ix->nodes);
+    free(ix->slots);
+    free(ix);
+}
+
+/* Whether one touch of theirs overlaps the indexed set: a touch of ours on its path
+ * (an ancestor or the same), or anywhere under it (a descendant). */
+static int
+overlaps_one(const struct touch_index *ix, json_object *t)
+{
+    json_object *op, *path;
+    unsigned against;
+    size_t node = 0, i, n;
+
+    if (!json_object_object_get_ex(t, "op", &op) || json_object_get_string(op) == NULL)
+        return 1;
+    against = conflicts_of(op_bit(json_object_get_string(op)));
+    if (json_object_object_get_ex(t, "state", NULL))
+        return (ix->state & against) != 0;
+    n = json_object_object_get_ex(t, "path", &path) ? json_object_array_length(path) : 0;
+    for (i = 0; i < n; i++) {
+        json_object *token = json_object_array_get_idx(path, i);
+        if (ix->nodes[node].here & against)
+            return 1;
+        node = find_child(ix, node, token, token_hash(token));
+        if (node == 0)
             return 0;
-    return 1;
+    }
+    return (ix->nodes[node].below & against) != 0;
+}
+
+int
+touch_index_overlaps(const struct touch_index *ix, json_object *theirs)
+{
+    size_t i, n;
+
+    if (ix->all || theirs == NULL)
+        return 1;
+    n = json_object_array_length(theirs);
+    if (ix->count == 0)
+        return 0;
+    if (ix->opless)
+        return n > 0;
+    for (i = 0; i < n; i++)
+        if (overlaps_one(ix, json_object_array_get_idx(theirs, i)))
+            return 1;
+    return 0;
 }
 
 int
 touch_overlap(json_object *ours, json_object *theirs)
 {
-    size_t i, j, n, m;
+    struct touch_index *ix = touch_index_new(ours);
+    int overlap = touch_index_overlaps(ix, theirs);
 
-    if (ours == NULL || theirs == NULL)
-        return 1;
-    n = json_object_array_length(ours);
-    m = json_object_array_length(theirs);
-    for (i = 0; i < n; i++)
-        for (j = 0; j < m; j++)
-            if (one_overlap(json_object_array_get_idx(ours, i),
-                            json_object_array_get_idx(theirs, j)))
-                return 1;
-    return 0;
+    touch_index_free(ix);
+    return overlap;
 }

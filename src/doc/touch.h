@@ -43,4 +43,17 @@ void touch_add_all(json_object *touches);
  */
 int touch_overlap(json_object *ours, json_object *theirs);
 
+/*
+ * One touch set indexed by path, so that testing many others against it costs time in
+ * proportion to their own size (each touch of theirs walks its path once), not to the
+ * product of the two: a merging request checks what it touches against every entry it
+ * missed. The same rule as touch_overlap. `ours` is borrowed and must outlive the
+ * index; NULL overlaps everything. Release with touch_index_free.
+ */
+struct touch_index;
+
+struct touch_index *touch_index_new(json_object *ours);
+int touch_index_overlaps(const struct touch_index *ix, json_object *theirs);
+void touch_index_free(struct touch_index *ix);
+
 #endif

@@ -99,6 +99,12 @@ enum stmt {
     " idempotency_key, fingerprint, response, forward, inverse, state, stack_prev, unit_first,"    \
     " reverts, touches, based_on, merged_over)"
 
+/* Whether log entry `l` is what ST_STACK_TOP looks for: by actor $3 (any when NULL),
+ * and not reverted by an entry named $4. */
+#define STACK_QUALIFIES(l)                                                                         \
+    "(($3::text IS NULL OR " l ".actor = $3) AND NOT EXISTS (SELECT 1 FROM action_log d"           \
+    " WHERE d.resource_id = $1 AND d.reverts = " l ".version AND d.action = $4))"
+
 static const struct {
     const char *name;
     const char *sql;
@@ -179,20 +185,23 @@ static const struct {
     [ST_TOUCHES] = {"touches",
                     "SELECT version, touches FROM action_log"
                     " WHERE resource_id = $1 AND version > $2 ORDER BY version LIMIT $3"},
-    /* Walks a stack (a linked list through stack_prev) from its top, skipping entries
-     * already reverted by an entry named $4, and returns the first one left (by actor
-     * $3 when it is not NULL). The walk is bounded so a corrupt chain cannot loop. */
-    [ST_STACK_TOP] = {"stack_top",
-                      "WITH RECURSIVE walk(version, stack_prev, actor, depth) AS ("
-                      " SELECT version, stack_prev, actor, 1 FROM action_log"
-                      " WHERE resource_id = $1 AND version = $2"
-                      " UNION ALL SELECT l.version, l.stack_prev, l.actor, w.depth + 1"
-                      " FROM walk w JOIN action_log l"
-                      " ON l.resource_id = $1 AND l.version = w.stack_prev WHERE w.depth < 100000)"
-                      " SELECT w.version FROM walk w WHERE ($3::text IS NULL OR w.actor = $3)"
-                      " AND NOT EXISTS (SELECT 1 FROM action_log d WHERE d.resource_id = $1"
-                      " AND d.reverts = w.version AND d.action = $4)"
-                      " ORDER BY w.depth LIMIT 1"},
+    /* Walks a stack (a linked list through stack_prev) from its top and returns the first
+     * entry not already reverted by an entry named $4 (by actor $3 when it is not NULL).
+     * The walk stops at that entry (the recursive term continues only from entries that
+     * do not qualify), so a plain undo reads one entry whatever the history's length;
+     * sql/010's index answers "was it reverted" without reading the resource's log. The
+     * walk is bounded so a corrupt chain cannot loop. */
+    [ST_STACK_TOP] =
+        {"stack_top",
+         "WITH RECURSIVE walk(version, stack_prev, depth, found) AS ("
+         " SELECT l.version, l.stack_prev, 1, " STACK_QUALIFIES(
+             "l") " FROM action_log l"
+                  " WHERE l.resource_id = $1 AND l.version = $2"
+                  " UNION ALL SELECT l.version, l.stack_prev, w.depth + 1, " STACK_QUALIFIES(
+                      "l") " FROM walk w JOIN action_log l"
+                           " ON l.resource_id = $1 AND l.version = w.stack_prev"
+                           " WHERE NOT w.found AND w.depth < 100000)"
+                           " SELECT version FROM walk WHERE found"},
 };
 
 struct store {

@@ -626,6 +626,7 @@ check_merge(struct txn *t, json_object *ours)
 {
     const struct store_touches *missed = &t->missed;
     int64_t base = t->merge_base;
+    struct touch_index *ix;
     json_object *conflicts;
     size_t i;
     char detail[160];
@@ -635,10 +636,13 @@ check_merge(struct txn *t, json_object *ours)
                  (long long)base, APPLY_HISTORY_MAX_SPAN);
         return stale(t, "merge-conflict", base, NULL, detail);
     }
+    /* indexed once: each missed entry costs its own touches, not theirs times ours */
+    ix = touch_index_new(ours);
     conflicts = json_object_new_array();
     for (i = 0; i < missed->n; i++)
-        if (touch_overlap(ours, missed->ents[i].has_touches ? missed->ents[i].touches : NULL))
+        if (touch_index_overlaps(ix, missed->ents[i].has_touches ? missed->ents[i].touches : NULL))
             json_object_array_add(conflicts, json_object_new_int64(missed->ents[i].version));
+    touch_index_free(ix);
     if (json_object_array_length(conflicts) > 0) {
         snprintf(detail, sizeof(detail),
                  "since version %lld, %zu change(s) touched what this request touches",

@@ -19,7 +19,7 @@ import re
 import unittest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-STORE_CANDIDATES = ("src/store/store.c", "src/store/store.c")
+STORE_CANDIDATES = ("src/store/store.c",)
 BENCH_SQL = ROOT / "bench" / "pgbench" / "action.sql"
 
 

@@ -3,6 +3,7 @@
  * overlap rule of docs/merge.md, against the shipped catalog.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "doc/action.h"
@@ -187,4 +188,133 @@ Test(touch, state_changes_overlap_each_other_only)
     json_object_put(s1);
     json_object_put(s2);
     json_object_put(kf);
+}
+
+/* The overlap rule as the definition reads, pair by pair: the reference the index
+ * (touch_overlap) must agree with. */
+static int
+reference_token_equal(json_object *a, json_object *b)
+{
+    json_object *ka, *kb, *va = NULL, *vb = NULL;
+
+    if (json_object_is_type(a, json_type_string) || json_object_is_type(b, json_type_string))
+        return json_object_is_type(a, json_type_string) &&
+               json_object_is_type(b, json_type_string) &&
+               strcmp(json_object_get_string(a), json_object_get_string(b)) == 0;
+    if (!json_object_object_get_ex(a, "key", &ka) || !json_object_object_get_ex(b, "key", &kb) ||
+        strcmp(json_object_get_string(ka), json_object_get_string(kb)) != 0)
+        return 0;
+    json_object_object_get_ex(a, "value", &va);
+    json_object_object_get_ex(b, "value", &vb);
+    return jsonp_equal(va, vb);
+}
+
+static int
+reference_one(json_object *x, json_object *y)
+{
+    json_object *ox, *oy, *px, *py;
+    const char *a, *b;
+    int sx, sy;
+    size_t i, n;
+
+    if (!json_object_object_get_ex(x, "op", &ox) || !json_object_object_get_ex(y, "op", &oy))
+        return 1;
+    a = json_object_get_string(ox);
+    b = json_object_get_string(oy);
+    if ((strcmp(a, "r") == 0 && strcmp(b, "r") == 0) ||
+        (strcmp(a, "add") == 0 && strcmp(b, "add") == 0))
+        return 0;
+    sx = json_object_object_get_ex(x, "state", NULL);
+    sy = json_object_object_get_ex(y, "state", NULL);
+    if (sx || sy)
+        return sx && sy;
+    if (!json_object_object_get_ex(x, "path", &px) || !json_object_object_get_ex(y, "path", &py))
+        return 1;
+    n = json_object_array_length(px) < json_object_array_length(py) ? json_object_array_length(px)
+                                                                    : json_object_array_length(py);
+    for (i = 0; i < n; i++)
+        if (!reference_token_equal(json_object_array_get_idx(px, i),
+                                   json_object_array_get_idx(py, i)))
+            return 0;
+    return 1;
+}
+
+static int
+reference_overlap(json_object *ours, json_object *theirs)
+{
+    size_t i, j;
+
+    if (ours == NULL || theirs == NULL)
+        return 1;
+    for (i = 0; i < json_object_array_length(ours); i++)
+        for (j = 0; j < json_object_array_length(theirs); j++)
+            if (reference_one(json_object_array_get_idx(ours, i),
+                              json_object_array_get_idx(theirs, j)))
+                return 1;
+    return 0;
+}
+
+/* A random touch from a small alphabet, so that paths often share prefixes and keyed
+ * values often compare equal across representations (1 and 1.0). */
+static json_object *
+random_touch(unsigned *seed)
+{
+    static const char *const ops[] = {"r", "w", "add", "w"};
+    static const char *const tokens[] = {"\"a\"",
+                                         "\"b\"",
+                                         "{\"key\":\"frame\",\"value\":1}",
+                                         "{\"key\":\"frame\",\"value\":1.0}",
+                                         "{\"key\":\"frame\",\"value\":2}",
+                                         "{\"key\":\"id\",\"value\":\"x\"}",
+                                         "{\"key\":\"id\",\"value\":[1]}"};
+    json_object *t = json_object_new_object(), *path;
+    int kind = rand_r(seed) % 20;
+    int i, n;
+
+    if (kind != 0)
+        json_object_object_add(t, "op", json_object_new_string(ops[rand_r(seed) % 4]));
+    if (kind == 1) {
+        json_object_object_add(t, "state", json_object_new_boolean(1));
+        return t;
+    }
+    if (kind == 2)
+        return t; /* no path: the whole document */
+    path = json_object_new_array();
+    n = rand_r(seed) % 4;
+    for (i = 0; i < n; i++) {
+        const char *text = tokens[rand_r(seed) % 7];
+        json_object_array_add(path, J(text));
+    }
+    json_object_object_add(t, "path", path);
+    return t;
+}
+
+static json_object *
+random_set(unsigned *seed)
+{
+    json_object *set;
+    int i, n = rand_r(seed) % 5;
+
+    if (rand_r(seed) % 25 == 0)
+        return NULL;
+    set = json_object_new_array();
+    for (i = 0; i < n; i++)
+        json_object_array_add(set, random_touch(seed));
+    return set;
+}
+
+Test(touch, the_index_agrees_with_the_pairwise_rule)
+{
+    unsigned seed = 20261208;
+    int round;
+
+    for (round = 0; round < 20000; round++) {
+        json_object *ours = random_set(&seed), *theirs = random_set(&seed);
+        int want = reference_overlap(ours, theirs);
+        int got = touch_overlap(ours, theirs);
+        cr_assert_eq(got, want, "ours %s theirs %s: index %d, rule %d", jsonp_str(ours),
+                     jsonp_str(theirs), got, want);
+        json_object_put(ours);
+        json_object_put(theirs);
+    }
 }
