@@ -99,11 +99,14 @@ enum stmt {
     " idempotency_key, fingerprint, response, forward, inverse, state, stack_prev, unit_first,"    \
     " reverts, touches, based_on, merged_over)"
 
-/* Whether log entry `l` is what ST_STACK_TOP looks for: by actor $3 (any when NULL),
- * and not reverted by an entry named $4. */
-#define STACK_QUALIFIES(l)                                                                         \
-    "(($3::text IS NULL OR " l ".actor = $3) AND NOT EXISTS (SELECT 1 FROM action_log d"           \
-    " WHERE d.resource_id = $1 AND d.reverts = " l ".version AND d.action = $4))"
+/* One entry of a stack ST_STACK_TOP walks, the version the text ends with: its version,
+ * the entry below it, and whether it is what the walk looks for: by actor $3 (any when
+ * NULL), and not reverted by an entry named $4. As a LATERAL subquery, it reads exactly
+ * the entry it names, never the resource's whole log. */
+#define STACK_ENTRY                                                                                \
+    "SELECT l.version, l.stack_prev, ($3::text IS NULL OR l.actor = $3) AND NOT EXISTS"            \
+    " (SELECT 1 FROM action_log d WHERE d.resource_id = $1 AND d.reverts = l.version"              \
+    " AND d.action = $4) FROM action_log l WHERE l.resource_id = $1 AND l.version = "
 
 static const struct {
     const char *name;
@@ -191,17 +194,12 @@ static const struct {
      * do not qualify), so a plain undo reads one entry whatever the history's length;
      * sql/010's index answers "was it reverted" without reading the resource's log. The
      * walk is bounded so a corrupt chain cannot loop. */
-    [ST_STACK_TOP] =
-        {"stack_top",
-         "WITH RECURSIVE walk(version, stack_prev, depth, found) AS ("
-         " SELECT l.version, l.stack_prev, 1, " STACK_QUALIFIES(
-             "l") " FROM action_log l"
-                  " WHERE l.resource_id = $1 AND l.version = $2"
-                  " UNION ALL SELECT l.version, l.stack_prev, w.depth + 1, " STACK_QUALIFIES(
-                      "l") " FROM walk w JOIN action_log l"
-                           " ON l.resource_id = $1 AND l.version = w.stack_prev"
-                           " WHERE NOT w.found AND w.depth < 100000)"
-                           " SELECT version FROM walk WHERE found"},
+    [ST_STACK_TOP] = {"stack_top", "WITH RECURSIVE walk(version, stack_prev, found, depth) AS ("
+                                   " SELECT s.*, 1 FROM (" STACK_ENTRY "$2) s"
+                                   " UNION ALL SELECT s.*, w.depth + 1 FROM walk w"
+                                   " CROSS JOIN LATERAL (" STACK_ENTRY "w.stack_prev) s"
+                                   " WHERE NOT w.found AND w.depth < 100000)"
+                                   " SELECT version FROM walk WHERE found"},
 };
 
 struct store {

@@ -19,6 +19,7 @@
 #include "doc/access.h"
 #include "doc/history.h"
 #include "doc/patch.h"
+#include "doc/ptr.h"
 #include "doc/touch.h"
 
 enum step {
@@ -28,6 +29,7 @@ enum step {
     STEP_COMPILE, /* every item compiled against the document and applied to it */
     STEP_MERGE,   /* a stale request: what it touches against what it missed */
     STEP_WRITE,   /* the row, its log entries and the key's answer; commit */
+    STEP_NOTHING, /* nothing changed: the answer, without a version or an entry */
     STEP_DONE
 };
 
@@ -57,6 +59,7 @@ struct txn {
     int64_t reverts;            /* undo/redo: the version reverted */
     int64_t target_prev;        /* that entry's stack_prev: the new top if it was the top */
     struct patch_budget budget; /* what a client's patches may build (patch.h) */
+    int changed;                /* some item changed the document, state or grants */
 };
 
 static enum err_code
@@ -491,7 +494,7 @@ static enum err_code
 compile_grant(struct txn *t, const struct action *a, struct action_effect *eff)
 {
     int share = t->ch->kind == APPLY_SHARE;
-    json_object *actor, *role = NULL;
+    json_object *actor, *role = NULL, *held;
     const char *name;
     enum err_code rc;
 
@@ -501,6 +504,11 @@ compile_grant(struct txn *t, const struct action *a, struct action_effect *eff)
     json_object_object_get_ex(a->data, "actor", &actor);
     json_object_object_get_ex(a->data, "role", &role);
     name = json_object_get_string(actor);
+    if (t->row.access == NULL || !json_object_object_get_ex(t->row.access, name, &held))
+        held = NULL;
+    t->changed |= share ? held == NULL || strcmp(json_object_get_string(held),
+                                                 json_object_get_string(role)) != 0
+                        : held != NULL;
     if (t->row.access == NULL)
         t->row.access = json_object_new_object();
     if (share)
@@ -843,6 +851,41 @@ stored_answer(json_object *ans, const char *doc_text)
     return stored.data;
 }
 
+/*
+ * Whether an applied item changed the document or the state: a transition did; else
+ * it did unless its inverse would only write back values already there (an empty
+ * inverse: an empty patch, a move onto itself, a tag already present, a test; or
+ * replaces with the current values). A grant says for itself (compile_grant).
+ */
+static int
+item_changed(json_object *doc, enum apply_kind kind, const struct action_effect *eff)
+{
+    size_t i, n;
+
+    if (kind == APPLY_DELETE || eff->new_state != NULL)
+        return 1;
+    if (kind == APPLY_SHARE || kind == APPLY_UNSHARE)
+        return 0;
+    n = eff->inverse != NULL ? json_object_array_length(eff->inverse) : 0;
+    for (i = 0; i < n; i++) {
+        json_object *op = json_object_array_get_idx(eff->inverse, i), *name, *path, *value, *now;
+        struct ptr p = {0};
+        int same;
+
+        if (!json_object_object_get_ex(op, "op", &name) ||
+            strcmp(json_object_get_string(name), "replace") != 0 ||
+            !json_object_object_get_ex(op, "path", &path) ||
+            !json_object_object_get_ex(op, "value", &value) ||
+            ptr_parse(json_object_get_string(path), &p, NULL) != ERR_OK)
+            return 1;
+        same = ptr_resolve(doc, &p, p.n, &now) && jsonp_equal(now, value);
+        ptr_free(&p);
+        if (!same)
+            return 1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------------
  * The steps. */
 
@@ -967,6 +1010,8 @@ step_compile(struct txn *t, enum step *next)
         if (kind != APPLY_ACTIONS && kind != APPLY_VERB && kind != APPLY_DELETE)
             before = jsonp_copy(t->row.data);
         rc = compile_item(t, &ar->items[i], prefix, &t->eff[i]);
+        if (rc == ERR_OK)
+            t->changed |= item_changed(t->row.data, kind, &t->eff[i]);
         if (rc != ERR_OK) {
             json_object_put(before);
             if (t->merge_base > 0 && merge_explains_failure(t, i))
@@ -991,7 +1036,7 @@ step_compile(struct txn *t, enum step *next)
         merge_result(one, &t->eff[i]);
         json_object_array_add(t->results, one);
     }
-    *next = t->merge_base > 0 ? STEP_MERGE : STEP_WRITE;
+    *next = t->merge_base > 0 ? STEP_MERGE : t->changed ? STEP_WRITE : STEP_NOTHING;
     return rc;
 }
 
@@ -1008,8 +1053,40 @@ step_merge(struct txn *t, enum step *next)
         t->entries[i].merged_over = t->merged_over;
         t->entries[i].n_merged_over = t->n_merged;
     }
-    *next = STEP_WRITE;
+    *next = t->changed ? STEP_WRITE : STEP_NOTHING;
     return rc;
+}
+
+/*
+ * A change that changes nothing writes nothing: no version, no log entry, no key
+ * recorded. It answers as an applied change would, at the current version, with
+ * "unchanged": true (a verb's 204 says it by its ETag alone). A
+ * document this process kept may be stale, and only a write would have found out,
+ * so that try starts over with the locked read.
+ */
+static enum err_code
+step_nothing(struct txn *t, enum step *next)
+{
+    struct sbuf doc = {0};
+    size_t i;
+
+    *next = STEP_DONE;
+    if (t->from_cache) {
+        t->retry_locked = 1;
+        return ERR_OK;
+    }
+    for (i = 0; i < json_object_array_length(t->results); i++)
+        json_object_object_add(json_object_array_get_idx(t->results, i), "version",
+                               json_object_new_int64(t->row.version));
+    t->out->id = t->ch->id;
+    t->out->version = t->row.version;
+    if (has_body(t->ch->kind)) {
+        t->out->answer = answer(t, t->row.updated_at);
+        json_object_object_add(t->out->answer, "unchanged", json_object_new_boolean(1));
+        jsonp_write(&doc, t->row.data);
+        t->out->doc_text = doc.data;
+    }
+    return ERR_OK;
 }
 
 static enum err_code
@@ -1110,6 +1187,9 @@ run_steps(struct txn *t)
             break;
         case STEP_WRITE:
             rc = step_write(t, &step);
+            break;
+        case STEP_NOTHING:
+            rc = step_nothing(t, &step);
             break;
         case STEP_DONE:
             break;
