@@ -94,7 +94,7 @@ usage(FILE *out)
           "      --max-patch-ops N        operations in one JSON Patch\n"
           "                               (ACTIOND_MAX_PATCH_OPS, 1000)\n"
           "      --max-log-bytes BYTES    what one request may add to the action log\n"
-          "                               (ACTIOND_MAX_LOG_BYTES, 2097152)\n"
+          "                               (ACTIOND_MAX_LOG_BYTES, 4194304)\n"
           "      --statement-timeout MS   longest database statement\n"
           "                               (ACTIOND_STATEMENT_TIMEOUT, 5000)\n"
           "      --lock-timeout MS        longest wait for a resource's row lock\n"
@@ -266,7 +266,7 @@ config_parse(struct config *c, int argc, char **argv, FILE *out)
     c->max_document = 1024 * 1024;
     c->max_document_depth = 100;
     c->max_patch_ops = 1000;
-    c->max_log_bytes = 2 * 1024 * 1024;
+    c->max_log_bytes = 4 * 1024 * 1024;
     c->statement_timeout_ms = 5000;
     c->lock_timeout_ms = 2000;
 
