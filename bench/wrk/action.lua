@@ -6,8 +6,10 @@
 -- so it is the only writer of its clips and its versions stay exact; a clip with a
 -- request in flight is not picked again until its answer is in. A thread drives
 -- several connections, and wrk does not say which request an answer belongs to, so
--- every edit writes an x that names its clip: CLIP_MARK + id * CLIP_STEP + a random
--- 0..1280. The answer's document holds it (a 409's links name the clip).
+-- every edit writes an x that names its clip in its fraction: a random 0..1280, then
+-- ".", the id in 9 digits and a closing 1 (x 640.0000123451 for clip 12345), within the
+-- catalog's bounds on x; the loaded documents hold whole x only. The answer's
+-- document holds it (a 409's links name the clip).
 --
 -- One hot clip (BENCH_HOT): run wrk with as many threads as connections (-t N -c N): a
 -- thread then drives exactly one connection with one request in flight, so it knows
@@ -34,8 +36,9 @@
 
 dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "result.lua")
 local next_index = 0
-local CLIP_MARK = 100000000
-local CLIP_STEP = 10000
+-- an x naming clip id: "%d.%09d1" (a closing 1, so no trailing zero can be dropped)
+local CLIP_X = "%d.%09d1"
+local CLIP_X_PATTERN = '"x":%s*%d+%.(%d%d%d%d%d%d%d%d%d)1'
 
 function setup(thread)
     thread:set("tindex", next_index)
@@ -82,11 +85,9 @@ end
 -- the clip an answer is about, on random clips
 local function clip_of(status, body)
     if status == 200 then
-        for x in body:gmatch('"x":%s*(%d+)') do
-            local v = tonumber(x)
-            if v >= CLIP_MARK then
-                return math.floor((v - CLIP_MARK) / CLIP_STEP)
-            end
+        local id = body:match(CLIP_X_PATTERN)
+        if id ~= nil then
+            return tonumber(id)
         end
     end
     local id = body:match("/clips/(%d+)/")
@@ -110,9 +111,9 @@ function request()
         end
         busy[cur] = true
         local body = string.format(
-            '{"action":"update_crop_keyframe","target":{"frame":%d},"data":{"x":%d},' ..
+            '{"action":"update_crop_keyframe","target":{"frame":%d},"data":{"x":%s},' ..
             '"expected_version":%d}',
-            30 * math.random(0, 19), CLIP_MARK + cur * CLIP_STEP + math.random(0, 1280),
+            30 * math.random(0, 19), string.format(CLIP_X, math.random(0, 1280), cur),
             versions[cur])
         return wrk.format("POST", prefix .. "/clips/" .. cur .. "/actions", headers, body)
     end
@@ -121,7 +122,7 @@ function request()
         local body = string.format(
             '{"action":"update_crop_keyframe","target":{"frame":%d},"data":{"%s":%d},' ..
             '"expected_version":%d,"on_conflict":"merge"}',
-            my_frame, my_member, math.random(0, 1280), versions[cur])
+            my_frame, my_member, math.random(1, 1280), versions[cur])
         return wrk.format("POST", prefix .. "/clips/" .. cur .. "/actions", headers, body)
     end
     local body = string.format(

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/types.h>
@@ -55,8 +56,17 @@ static enum err_code check_members(json_object *obj, const char *base, const cha
 static enum err_code parse_item(json_object *obj, const char *base, struct action *item,
                                 struct err *err);
 static unsigned class_of(json_object *v);
+static int is_number(json_object *v);
+static int beyond_safe(json_object *v);
 static enum err_code check_schema(const struct compile *c, const struct catalog_schema *s,
                                   json_object *v, const char *base, const char *section);
+static const char *num_text(char *buf, size_t size, double d);
+static enum err_code check_value(const struct compile *c, int numeric,
+                                 const struct catalog_bounds *b, json_object *v, const char *base,
+                                 const char *name);
+static enum err_code check_values(const struct compile *c, const struct catalog_schema *s,
+                                  json_object *v, const char *base);
+static enum err_code check_rules(const struct compile *c);
 static void loc_free(struct loc *l);
 static int find_selected(json_object *arr, const char *member, json_object *want, size_t *idx);
 static enum err_code locate(const struct compile *c, json_object *doc, const struct catalog_path *p,
@@ -308,9 +318,38 @@ class_of(json_object *v)
     return classes[json_object_get_type(v)];
 }
 
+static int
+is_number(json_object *v)
+{
+    return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+}
+
+/*
+ * 1 when `v` is a number beyond +-CATALOG_SAFE_INTEGER. The browser's engine sees such
+ * a number rounded (and cannot tell 1e20 from an integer), so a member declared integer
+ * or number refuses it as out of range, whatever its class, in both engines.
+ */
+static int
+beyond_safe(json_object *v)
+{
+    double d;
+    int64_t i;
+
+    if (json_object_is_type(v, json_type_int)) {
+        i = json_object_get_int64(v);
+        return i < -CATALOG_SAFE_INTEGER || i > CATALOG_SAFE_INTEGER;
+    }
+    if (!json_object_is_type(v, json_type_double))
+        return 0;
+    d = json_object_get_double(v);
+    return !(d >= -(double)CATALOG_SAFE_INTEGER && d <= (double)CATALOG_SAFE_INTEGER);
+}
+
 /*
  * Checks the sent `target` or `data` (`v`, NULL when absent) against its declaration;
  * `base` is the pointer of the section. 400 with the pointer of the offending member.
+ * A number beyond +-CATALOG_SAFE_INTEGER for a member declared integer or number passes
+ * here whatever its class: check_values refuses it (422).
  */
 static enum err_code
 check_schema(const struct compile *c, const struct catalog_schema *s, json_object *v,
@@ -330,7 +369,7 @@ check_schema(const struct compile *c, const struct catalog_schema *s, json_objec
         if (v == NULL && !s->optional)
             return fail_tok(c->err, ERR_BAD_REQUEST, NULL, base, NULL, "%s needs %s (%s)",
                             c->act->name, section, s->spec);
-        if (v != NULL && !(class_of(v) & s->types))
+        if (v != NULL && !(class_of(v) & s->types) && !(s->numeric && beyond_safe(v)))
             return fail_tok(c->err, ERR_BAD_REQUEST, NULL, base, NULL, "expected %s, got %s",
                             s->spec, jsonp_type_name(v));
         return ERR_OK;
@@ -351,7 +390,7 @@ check_schema(const struct compile *c, const struct catalog_schema *s, json_objec
             if (m == NULL)
                 return fail_tok(c->err, ERR_BAD_REQUEST, NULL, base, it.key,
                                 "unknown member of %s's %s", c->act->name, section);
-            if (!(class_of(it.val) & m->types))
+            if (!(class_of(it.val) & m->types) && !(m->numeric && beyond_safe(it.val)))
                 return fail_tok(c->err, ERR_BAD_REQUEST, NULL, base, it.key, "expected %s, got %s",
                                 m->spec, jsonp_type_name(it.val));
         }
@@ -362,6 +401,130 @@ check_schema(const struct compile *c, const struct catalog_schema *s, json_objec
             return fail_tok(c->err, ERR_BAD_REQUEST, NULL, base, m->name,
                             "%s's %s needs member \"%s\" (%s)", c->act->name, section, m->name,
                             m->spec);
+    }
+    return ERR_OK;
+}
+
+/* `d` written briefly, integers without a fraction, into `buf` (returned). */
+static const char *
+num_text(char *buf, size_t size, double d)
+{
+    int prec;
+
+    if (d >= -(double)CATALOG_SAFE_INTEGER && d <= (double)CATALOG_SAFE_INTEGER &&
+        d == (double)(int64_t)d) {
+        snprintf(buf, size, "%" PRId64, (int64_t)d);
+        return buf;
+    }
+    for (prec = 15; prec < 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            return buf;
+    }
+    snprintf(buf, size, "%.17g", d);
+    return buf;
+}
+
+/*
+ * Checks one value the schema accepted against its member's constraints: a number
+ * for a member declared integer or number within +-CATALOG_SAFE_INTEGER, then its
+ * bounds; a string's length in bytes. 422 "out-of-range" at `base` + `name` (just
+ * `base` when name is NULL). Accepted values are exact doubles, so the comparisons
+ * are those of the browser's engine.
+ */
+static enum err_code
+check_value(const struct compile *c, int numeric, const struct catalog_bounds *b, json_object *v,
+            const char *base, const char *name)
+{
+    char num[32];
+    size_t len;
+    double d;
+
+    if (is_number(v)) {
+        if (numeric && beyond_safe(v))
+            return fail_tok(c->err, ERR_UNPROCESSABLE, "out-of-range", base, name,
+                            "must lie within -%lld..%lld, where numbers are exact integers "
+                            "in JavaScript",
+                            CATALOG_SAFE_INTEGER, CATALOG_SAFE_INTEGER);
+        d = json_object_get_double(v);
+        if (b->has_min && (d < b->min || (b->min_exclusive && d == b->min)))
+            return fail_tok(c->err, ERR_UNPROCESSABLE, "out-of-range", base, name, "must be %s %s",
+                            b->min_exclusive ? "greater than" : "at least",
+                            num_text(num, sizeof(num), b->min));
+        if (b->has_max && (d > b->max || (b->max_exclusive && d == b->max)))
+            return fail_tok(c->err, ERR_UNPROCESSABLE, "out-of-range", base, name, "must be %s %s",
+                            b->max_exclusive ? "less than" : "at most",
+                            num_text(num, sizeof(num), b->max));
+    } else if (json_object_is_type(v, json_type_string)) {
+        len = (size_t)json_object_get_string_len(v);
+        if (b->has_min_length && len < b->min_length)
+            return fail_tok(c->err, ERR_UNPROCESSABLE, "out-of-range", base, name,
+                            "must be at least %zu bytes long", b->min_length);
+        if (b->has_max_length && len > b->max_length)
+            return fail_tok(c->err, ERR_UNPROCESSABLE, "out-of-range", base, name,
+                            "must be at most %zu bytes long", b->max_length);
+    }
+    return ERR_OK;
+}
+
+/*
+ * The constraints of a `target` or `data` (`v`, NULL when absent) that check_schema
+ * accepted, member by member in declaration order. 422 "out-of-range" at the member.
+ */
+static enum err_code
+check_values(const struct compile *c, const struct catalog_schema *s, json_object *v,
+             const char *base)
+{
+    static const struct catalog_bounds none;
+    enum err_code rc;
+    json_object *val;
+    size_t i;
+
+    if (v == NULL)
+        return ERR_OK;
+    if (s->form == CATALOG_SCHEMA_VALUE)
+        return check_value(c, s->numeric, &none, v, base, NULL);
+    for (i = 0; i < s->n; i++) {
+        const struct catalog_member *m = &s->members[i];
+
+        if (!json_object_object_get_ex(v, m->name, &val))
+            continue;
+        rc = check_value(c, m->numeric, &m->bounds, val, base, m->name);
+        if (rc != ERR_OK)
+            return rc;
+    }
+    return ERR_OK;
+}
+
+/*
+ * The action's cross-member rules, in catalog order. A rule holds when either member
+ * is absent or not a number (null); otherwise a broken one is 422 "invalid-range" at
+ * the rule's second member.
+ */
+static enum err_code
+check_rules(const struct compile *c)
+{
+    char x_text[32], y_text[32];
+    json_object *x, *y;
+    size_t i;
+
+    for (i = 0; i < c->act->nrules; i++) {
+        const struct catalog_rule *r = &c->act->rules[i];
+        int less = r->kind == CATALOG_RULE_LESS;
+        double a, b;
+
+        if (c->req->data == NULL || !json_object_object_get_ex(c->req->data, r->first, &x) ||
+            !json_object_object_get_ex(c->req->data, r->second, &y) || !is_number(x) ||
+            !is_number(y))
+            continue;
+        a = json_object_get_double(x);
+        b = json_object_get_double(y);
+        if (less ? a < b : a <= b)
+            continue;
+        return fail_tok(c->err, ERR_UNPROCESSABLE, "invalid-range", c->data_ptr, r->second,
+                        "%s (%s) must be %s %s (%s)", r->second,
+                        num_text(y_text, sizeof(y_text), b), less ? "greater than" : "at least",
+                        r->first, num_text(x_text, sizeof(x_text), a));
     }
     return ERR_OK;
 }
@@ -985,9 +1148,16 @@ action_apply(const struct catalog_type *t, const struct action *a, const char *s
         err_put(err, "allowed_actions", catalog_type_allowed(t, state));
         goto cleanup;
     }
+    /* every 400 of the request's shape before any 422 of its values */
     rc = check_schema(&c, &c.act->target, a->target, c.target_ptr, "target");
     if (rc == ERR_OK)
         rc = check_schema(&c, &c.act->data, a->data, c.data_ptr, "data");
+    if (rc == ERR_OK)
+        rc = check_values(&c, &c.act->target, a->target, c.target_ptr);
+    if (rc == ERR_OK)
+        rc = check_values(&c, &c.act->data, a->data, c.data_ptr);
+    if (rc == ERR_OK)
+        rc = check_rules(&c);
     if (rc != ERR_OK)
         goto cleanup;
 

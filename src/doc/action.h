@@ -67,13 +67,18 @@ void action_effect_clear(struct action_effect *e);
  * (forward and inverse then empty arrays; *doc is untouched). An edit whose steps
  * change nothing succeeds with empty patches.
  * `pointer_prefix` ("" or "/actions/2") prefixes pointers in errors.
+ * Every 400 of target and data comes before any 422 of their values.
  * Errors (docs/catalog.md lists the slugs):
  *   ERR_NOT_FOUND      unknown action ("unknown-action"), or a verb such as duplicate,
  *                     which has its own route ("verb-not-an-action"); both pointer
  *                     "/action" and carry allowed_actions;
  *   ERR_BAD_REQUEST    target/data of the wrong shape (pointer "/data/x");
- *   ERR_UNPROCESSABLE  target not found (pointer "/target/frame"), duplicate key
- *                     (pointer "/data/frame"), a missing document path, invalid value;
+ *   ERR_UNPROCESSABLE  a member outside its declared bounds or lengths, or a number
+ *                     beyond +-(2^53 - 1) for a member declared integer or number
+ *                     ("out-of-range", pointer "/data/x"); a broken cross-member rule
+ *                     ("invalid-range", pointer of the rule's second member); target
+ *                     not found (pointer "/target/frame"), duplicate key (pointer
+ *                     "/data/frame"), a missing document path, invalid value;
  *   ERR_CONFLICT       transition not allowed from `state`, with allowed_actions;
  *   ERR_INTERNAL       no randomness for a UUID.
  */

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,7 +44,12 @@ static enum err_code v_member(struct vctx *v, json_object *obj, const char *key,
 static int is_name(const char *s);
 static int is_member_name(const char *s);
 static enum err_code v_name(struct vctx *v, const char *name);
-static int parse_spec(const char *s, char **spec, unsigned *types, int *optional);
+static int parse_spec(const char *s, char **spec, unsigned *types, int *optional, int *numeric);
+static enum err_code v_bound(struct vctx *v, json_object *decl, const char *key,
+                             const struct catalog_member *m, int *has, double *out);
+static enum err_code v_length(struct vctx *v, json_object *decl, const char *key,
+                              const struct catalog_member *m, int *has, size_t *out);
+static enum err_code v_member_decl(struct vctx *v, json_object *decl, struct catalog_member *m);
 static enum err_code v_schema(struct vctx *v, json_object *decl, int value_form_ok,
                               struct catalog_schema *out);
 static const struct catalog_member *schema_member(const struct catalog_schema *s, const char *name);
@@ -57,6 +63,7 @@ static enum err_code v_append(struct vctx *v, json_object *step, const struct ca
                               struct catalog_step *out);
 static enum err_code v_step(struct vctx *v, json_object *step, const struct catalog_action *a,
                             struct catalog_step *out);
+static enum err_code v_rules(struct vctx *v, json_object *rules, struct catalog_action *a);
 static enum err_code v_precondition(struct vctx *v, json_object *obj, int dflt, int *out);
 static struct catalog_action *v_new_action(struct vctx *v, struct catalog_type *t,
                                            const char *name);
@@ -87,6 +94,15 @@ static const struct {
     {"number", CATALOG_T_NUMBER}, {"string", CATALOG_T_STRING},   {"object", CATALOG_T_OBJECT},
     {"array", CATALOG_T_ARRAY},   {"any", CATALOG_T_ANY},
 };
+
+/* The members of a member declaration written as an object (docs/catalog.md). */
+static const char *const m_member_decl[] = {"type",       "description",       "minimum",
+                                            "maximum",    "exclusive_minimum", "exclusive_maximum",
+                                            "min_length", "max_length",        NULL};
+
+/* The names of the cross-member rules, indexed by enum catalog_rule_kind. */
+static const char *const rule_names[] = {
+    [CATALOG_RULE_LESS] = "less", [CATALOG_RULE_LESS_OR_EQUAL] = "less_or_equal", NULL};
 
 #define TYPE_HELP                                                                                  \
     "integer, number, string, boolean, object, array, null or any, joined by |, "                  \
@@ -258,10 +274,11 @@ v_name(struct vctx *v, const char *name)
 
 /*
  * Parses a member type such as "integer", "number|null" or "string?". Returns 1 and
- * fills the outputs (*spec is allocated: the text without "?"), or 0 when malformed.
+ * fills the outputs (*spec is allocated: the text without "?"; *numeric is 1 when it
+ * names integer or number), or 0 when malformed.
  */
 static int
-parse_spec(const char *s, char **spec, unsigned *types, int *optional)
+parse_spec(const char *s, char **spec, unsigned *types, int *optional, int *numeric)
 {
     size_t len = strlen(s);
     const char *p = s, *end;
@@ -271,6 +288,7 @@ parse_spec(const char *s, char **spec, unsigned *types, int *optional)
         len--;
     end = s + len;
     *types = 0;
+    *numeric = 0;
     for (;;) {
         const char *bar = memchr(p, '|', (size_t)(end - p));
         const char *q = bar != NULL ? bar : end;
@@ -283,12 +301,150 @@ parse_spec(const char *s, char **spec, unsigned *types, int *optional)
         if (i == n)
             return 0;
         *types |= type_names[i].types;
+        *numeric |=
+            type_names[i].types == CATALOG_T_INTEGER || type_names[i].types == CATALOG_T_NUMBER;
         if (bar == NULL)
             break;
         p = bar + 1;
     }
     *spec = xstrndup(s, len);
     return 1;
+}
+
+/*
+ * Reads bound `key` (minimum, maximum, exclusive_...) of a member declared as an object
+ * (the pointer is on the declaration): a number within +-CATALOG_SAFE_INTEGER, on a
+ * member declared integer or number. Absent: *has stays 0.
+ */
+static enum err_code
+v_bound(struct vctx *v, json_object *decl, const char *key, const struct catalog_member *m,
+        int *has, double *out)
+{
+    json_object *b;
+    size_t mark;
+    int64_t i;
+
+    if (!json_object_object_get_ex(decl, key, &b))
+        return ERR_OK;
+    mark = v_push(v, key);
+    if (!json_object_is_type(b, json_type_int) && !json_object_is_type(b, json_type_double))
+        return v_fail(v, "must be a number");
+    if (!m->numeric)
+        return v_fail(v, "bounds need a member declared integer or number, not %s", m->spec);
+    if (json_object_is_type(b, json_type_int)) {
+        i = json_object_get_int64(b);
+        if (i < -CATALOG_SAFE_INTEGER || i > CATALOG_SAFE_INTEGER)
+            return v_fail(v, "must lie within -%lld..%lld", CATALOG_SAFE_INTEGER,
+                          CATALOG_SAFE_INTEGER);
+        *out = (double)i;
+    } else {
+        *out = json_object_get_double(b);
+        if (!(*out >= -(double)CATALOG_SAFE_INTEGER && *out <= (double)CATALOG_SAFE_INTEGER))
+            return v_fail(v, "must lie within -%lld..%lld", CATALOG_SAFE_INTEGER,
+                          CATALOG_SAFE_INTEGER);
+    }
+    *has = 1;
+    v_pop(v, mark);
+    return ERR_OK;
+}
+
+/*
+ * Reads length `key` (min_length, max_length) of a member declared as an object (the
+ * pointer is on the declaration): an integer 0..CATALOG_SAFE_INTEGER, on a member
+ * declared string. Absent: *has stays 0.
+ */
+static enum err_code
+v_length(struct vctx *v, json_object *decl, const char *key, const struct catalog_member *m,
+         int *has, size_t *out)
+{
+    json_object *n;
+    size_t mark;
+
+    if (!json_object_object_get_ex(decl, key, &n))
+        return ERR_OK;
+    mark = v_push(v, key);
+    if (!json_object_is_type(n, json_type_int) || json_object_get_int64(n) < 0 ||
+        json_object_get_int64(n) > CATALOG_SAFE_INTEGER)
+        return v_fail(v, "must be an integer from 0 to %lld", CATALOG_SAFE_INTEGER);
+    if (!(m->types & CATALOG_T_STRING))
+        return v_fail(v, "lengths need a member declared string, not %s", m->spec);
+    *out = (size_t)json_object_get_int64(n);
+    *has = 1;
+    v_pop(v, mark);
+    return ERR_OK;
+}
+
+/*
+ * One member declaration (the pointer is on it): a type string, or an object with
+ * "type" and constraints (docs/catalog.md). A range or length range that no value
+ * can satisfy is refused at the member that closes it.
+ */
+static enum err_code
+v_member_decl(struct vctx *v, json_object *decl, struct catalog_member *m)
+{
+    struct catalog_bounds *b = &m->bounds;
+    json_object *desc, *type;
+    const char *spec;
+    int both = 0;
+
+    if (json_object_is_type(decl, json_type_string)) {
+        spec = json_object_get_string(decl);
+        if (!parse_spec(spec, &m->spec, &m->types, &m->optional, &m->numeric))
+            return v_fail(v, "unknown type \"%s\" (%s)", spec, TYPE_HELP);
+        return ERR_OK;
+    }
+    if (!json_object_is_type(decl, json_type_object))
+        return v_fail(v, "must be a type string (%s) or an object with \"type\"", TYPE_HELP);
+    if (v_only(v, decl, m_member_decl) != ERR_OK ||
+        v_member(v, decl, "description", json_type_string, 0, &desc) != ERR_OK ||
+        v_member(v, decl, "type", json_type_string, 1, &type) != ERR_OK)
+        return ERR_BAD_REQUEST;
+    spec = json_object_get_string(type);
+    if (!parse_spec(spec, &m->spec, &m->types, &m->optional, &m->numeric)) {
+        v_push(v, "type");
+        return v_fail(v, "unknown type \"%s\" (%s)", spec, TYPE_HELP);
+    }
+
+    if (v_bound(v, decl, "minimum", m, &b->has_min, &b->min) != ERR_OK ||
+        v_bound(v, decl, "exclusive_minimum", m, &both, &b->min) != ERR_OK)
+        return ERR_BAD_REQUEST;
+    if (b->has_min && both) {
+        v_push(v, "exclusive_minimum");
+        return v_fail(v, "declare minimum or exclusive_minimum, not both");
+    }
+    b->min_exclusive = both;
+    b->has_min |= both;
+    both = 0;
+    if (v_bound(v, decl, "maximum", m, &b->has_max, &b->max) != ERR_OK ||
+        v_bound(v, decl, "exclusive_maximum", m, &both, &b->max) != ERR_OK)
+        return ERR_BAD_REQUEST;
+    if (b->has_max && both) {
+        v_push(v, "exclusive_maximum");
+        return v_fail(v, "declare maximum or exclusive_maximum, not both");
+    }
+    b->max_exclusive = both;
+    b->has_max |= both;
+    if (b->has_min && b->has_max &&
+        (b->min > b->max || (b->min == b->max && (b->min_exclusive || b->max_exclusive)))) {
+        v_push(v, b->max_exclusive ? "exclusive_maximum" : "maximum");
+        return v_fail(v, "no value lies within %s %s and %s %s",
+                      b->min_exclusive ? "exclusive_minimum" : "minimum",
+                      jsonp_str(json_object_object_get(decl, b->min_exclusive ? "exclusive_minimum"
+                                                                              : "minimum")),
+                      b->max_exclusive ? "exclusive_maximum" : "maximum",
+                      jsonp_str(json_object_object_get(decl, b->max_exclusive ? "exclusive_maximum"
+                                                                              : "maximum")));
+    }
+
+    if (v_length(v, decl, "min_length", m, &b->has_min_length, &b->min_length) != ERR_OK ||
+        v_length(v, decl, "max_length", m, &b->has_max_length, &b->max_length) != ERR_OK)
+        return ERR_BAD_REQUEST;
+    if (b->has_min_length && b->has_max_length && b->min_length > b->max_length) {
+        v_push(v, "max_length");
+        return v_fail(v, "no length lies within min_length %zu and max_length %zu", b->min_length,
+                      b->max_length);
+    }
+    return ERR_OK;
 }
 
 /*
@@ -303,7 +459,7 @@ v_schema(struct vctx *v, json_object *decl, int value_form_ok, struct catalog_sc
     if (value_form_ok && json_object_is_type(decl, json_type_string)) {
         const char *s = json_object_get_string(decl);
 
-        if (!parse_spec(s, &out->spec, &out->types, &out->optional))
+        if (!parse_spec(s, &out->spec, &out->types, &out->optional, &out->numeric))
             return v_fail(v, "unknown type \"%s\" (%s)", s, TYPE_HELP);
         out->form = CATALOG_SCHEMA_VALUE;
         return ERR_OK;
@@ -323,12 +479,10 @@ v_schema(struct vctx *v, json_object *decl, int value_form_ok, struct catalog_sc
                           "invalid member name: member names match ^[A-Za-z_][A-Za-z0-9_]*$ "
                           "(at most %d bytes)",
                           CATALOG_NAME_MAX);
-        if (!json_object_is_type(it.val, json_type_string))
-            return v_fail(v, "must be a type string (%s)", TYPE_HELP);
         m->name = xstrdup(it.key);
         out->n++;
-        if (!parse_spec(json_object_get_string(it.val), &m->spec, &m->types, &m->optional))
-            return v_fail(v, "unknown type \"%s\" (%s)", json_object_get_string(it.val), TYPE_HELP);
+        if (v_member_decl(v, it.val, m) != ERR_OK)
+            return ERR_BAD_REQUEST;
         v_pop(v, mark);
     }
     return ERR_OK;
@@ -576,6 +730,73 @@ v_step(struct vctx *v, json_object *step, const struct catalog_action *a, struct
     return ERR_OK;
 }
 
+/*
+ * "rules" (the pointer is on it): an array of {"less": [first, second]} or
+ * {"less_or_equal": [first, second]}, each naming two different data members declared
+ * integer or number. Read after `data`, which the rules name.
+ */
+static enum err_code
+v_rules(struct vctx *v, json_object *rules, struct catalog_action *a)
+{
+    static const char *const shape = "must be {\"less\": [first, second]} or "
+                                     "{\"less_or_equal\": [first, second]}";
+    size_t i, j, k, len;
+
+    if (!json_object_is_type(rules, json_type_array))
+        return v_fail(v, "must be an array of rules");
+    if (a->data.form != CATALOG_SCHEMA_MEMBERS)
+        return v_fail(v, "rules compare data members: declare data as an object of members");
+    len = json_object_array_length(rules);
+    a->rules = xcalloc(len, sizeof(*a->rules));
+    for (i = 0; i < len; i++) {
+        json_object *r = json_object_array_get_idx(rules, i);
+        struct catalog_rule *out = &a->rules[a->nrules];
+        json_object *pair = NULL;
+        const char *unknown;
+        size_t mark = v_push_index(v, i);
+
+        if (!json_object_is_type(r, json_type_object) || json_object_object_length(r) != 1)
+            return v_fail(v, "%s", shape);
+        unknown = jsonp_unknown_member(r, rule_names);
+        if (unknown != NULL) {
+            v_push(v, unknown);
+            return v_fail(v, "unknown rule \"%s\" (less or less_or_equal)", unknown);
+        }
+        /* its one member is a known rule */
+        for (k = 0; !json_object_object_get_ex(r, rule_names[k], &pair); k++)
+            continue;
+        v_push(v, rule_names[k]);
+        if (!json_object_is_type(pair, json_type_array) || json_object_array_length(pair) != 2)
+            return v_fail(v, "must name two data members: [first, second]");
+        for (j = 0; j < 2; j++) {
+            json_object *name = json_object_array_get_idx(pair, j);
+            const struct catalog_member *m;
+            size_t nmark = v_push_index(v, j);
+
+            if (!json_object_is_type(name, json_type_string))
+                return v_fail(v, "must be the name of a data member");
+            m = schema_member(&a->data, json_object_get_string(name));
+            if (m == NULL)
+                return v_fail(v, "\"%s\" names no member of the action's data",
+                              json_object_get_string(name));
+            if (!m->numeric)
+                return v_fail(v, "data member \"%s\" is %s: rules compare integers or numbers",
+                              m->name, m->spec);
+            v_pop(v, nmark);
+        }
+        out->kind = (enum catalog_rule_kind)k;
+        out->first = xstrdup(json_object_get_string(json_object_array_get_idx(pair, 0)));
+        out->second = xstrdup(json_object_get_string(json_object_array_get_idx(pair, 1)));
+        a->nrules++;
+        if (strcmp(out->first, out->second) == 0) {
+            v_push_index(v, 1);
+            return v_fail(v, "compares \"%s\" with itself", out->second);
+        }
+        v_pop(v, mark);
+    }
+    return ERR_OK;
+}
+
 /* `precondition`: "required" or "none"; `dflt` when absent. */
 static enum err_code
 v_precondition(struct vctx *v, json_object *obj, int dflt, int *out)
@@ -657,9 +878,9 @@ static enum err_code
 v_edit(struct vctx *v, struct catalog_type *t, const char *name, json_object *decl)
 {
     static const char *const members[] = {"description", "precondition", "merge", "target",
-                                          "data",        "steps",        NULL};
+                                          "data",        "rules",        "steps", NULL};
     struct catalog_action *a;
-    json_object *desc, *target, *data, *steps;
+    json_object *desc, *target, *data, *rules, *steps;
     size_t i, j, k, mark;
 
     a = v_new_action(v, t, name);
@@ -683,6 +904,12 @@ v_edit(struct vctx *v, struct catalog_type *t, const char *name, json_object *de
     if (json_object_object_get_ex(decl, "data", &data)) {
         mark = v_push(v, "data");
         if (v_schema(v, data, 1, &a->data) != ERR_OK)
+            return ERR_BAD_REQUEST;
+        v_pop(v, mark);
+    }
+    if (json_object_object_get_ex(decl, "rules", &rules)) {
+        mark = v_push(v, "rules");
+        if (v_rules(v, rules, a) != ERR_OK)
             return ERR_BAD_REQUEST;
         v_pop(v, mark);
     }
@@ -1064,6 +1291,11 @@ action_free(struct catalog_action *a)
         json_object_put(s->defaults);
     }
     free(a->steps);
+    for (i = 0; i < a->nrules; i++) {
+        free(a->rules[i].first);
+        free(a->rules[i].second);
+    }
+    free(a->rules);
     for (i = 0; i < a->nfrom; i++)
         free(a->from[i]);
     free(a->from);

@@ -24,12 +24,43 @@ enum {
     CATALOG_T_ANY = (1u << 7) - 1
 };
 
+/*
+ * The magnitude beyond which JavaScript numbers are no longer exact integers (2^53 - 1).
+ * A number sent for a member declared integer or number must lie within it, so the
+ * server and the browser's engine read every accepted value alike.
+ */
+#define CATALOG_SAFE_INTEGER 9007199254740991LL
+
+/*
+ * A member's constraints (docs/catalog.md): bounds for a member declared integer or
+ * number, lengths in UTF-8 bytes for one declared string. Bounds are within
+ * +-CATALOG_SAFE_INTEGER, so a double holds them and every accepted value exactly.
+ */
+struct catalog_bounds {
+    int has_min, has_max;
+    int min_exclusive, max_exclusive; /* exclusive_minimum, exclusive_maximum */
+    double min, max;
+    int has_min_length, has_max_length;
+    size_t min_length, max_length;
+};
+
 /* One declared member of `data` or `target`. */
 struct catalog_member {
     char *name;
     char *spec; /* the declared type without its "?", for messages */
     unsigned types;
     int optional;
+    int numeric; /* declared integer or number: held to +-CATALOG_SAFE_INTEGER */
+    struct catalog_bounds bounds;
+};
+
+/* A cross-member rule of an action: data member `first` <, or <=, data member `second`. */
+enum catalog_rule_kind { CATALOG_RULE_LESS, CATALOG_RULE_LESS_OR_EQUAL };
+
+struct catalog_rule {
+    enum catalog_rule_kind kind;
+    char *first;
+    char *second; /* the member a broken rule points at */
 };
 
 enum catalog_schema_form {
@@ -44,6 +75,7 @@ struct catalog_schema {
     char *spec;
     unsigned types;
     int optional;
+    int numeric;
     /* CATALOG_SCHEMA_MEMBERS */
     size_t n;
     struct catalog_member *members;
@@ -99,6 +131,8 @@ struct catalog_action {
     int always_merge;             /* "merge": "always" */
     struct catalog_schema target; /* always CATALOG_SCHEMA_NONE or CATALOG_SCHEMA_MEMBERS */
     struct catalog_schema data;
+    size_t nrules; /* CATALOG_EDIT: checked after target and data, before the steps */
+    struct catalog_rule *rules;
     size_t nsteps; /* CATALOG_EDIT */
     struct catalog_step *steps;
     size_t nfrom; /* CATALOG_TRANSITION */

@@ -102,11 +102,14 @@ enum stmt {
 /* One entry of a stack ST_STACK_TOP walks, the version the text ends with: its version,
  * the entry below it, and whether it is what the walk looks for: by actor $3 (any when
  * NULL), and not reverted by an entry named $4. As a LATERAL subquery, it reads exactly
- * the entry it names, never the resource's whole log. */
+ * the entry it names, never the resource's whole log; and what reverted an entry came
+ * after it, so whichever index the planner picks, the question reads only the entries
+ * newer than the one asked about (none, for the top of the stack). */
 #define STACK_ENTRY                                                                                \
     "SELECT l.version, l.stack_prev, ($3::text IS NULL OR l.actor = $3) AND NOT EXISTS"            \
-    " (SELECT 1 FROM action_log d WHERE d.resource_id = $1 AND d.reverts = l.version"              \
-    " AND d.action = $4) FROM action_log l WHERE l.resource_id = $1 AND l.version = "
+    " (SELECT 1 FROM action_log d WHERE d.resource_id = $1 AND d.version > l.version"              \
+    " AND d.reverts = l.version AND d.action = $4)"                                                \
+    " FROM action_log l WHERE l.resource_id = $1 AND l.version = "
 
 static const struct {
     const char *name;

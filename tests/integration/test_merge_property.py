@@ -44,7 +44,7 @@ def random_action(rng, doc):
         if kind == "update" and have:
             members = rng.sample(MEMBERS, rng.randint(1, 2))
             return {"action": "update_crop_keyframe", "target": {"frame": rng.choice(have)},
-                    "data": {m: rng.randint(0, 999) for m in members}}
+                    "data": {m: rng.randint(1, 999) for m in members}}
         if kind == "move" and have and free:
             return {"action": "move_crop_keyframe", "target": {"frame": rng.choice(have)},
                     "data": {"new_frame": rng.choice(free)}}

@@ -557,6 +557,103 @@ Test(action, error_pointers_carry_the_batch_prefix)
     json_object_put(doc);
 }
 
+Test(action, values_outside_their_bounds_are_422_out_of_range)
+{
+    struct action_effect eff;
+    struct err err = {0};
+    json_object *doc = clip();
+
+    /* the nonsense of the report that asked for bounds; each leaves the document alone */
+    fails(clips, &doc, "{\"action\":\"set_trim_range\",\"data\":{\"start\":9,\"end\":-5}}",
+          ERR_UNPROCESSABLE, "out-of-range", "/data/end");
+    fails(clips, &doc,
+          "{\"action\":\"add_crop_keyframe\",\"data\":{\"frame\":1,\"x\":1,\"y\":1,\"width\":-4,"
+          "\"height\":3}}",
+          ERR_UNPROCESSABLE, "out-of-range", "/data/width");
+    fails(clips, &doc,
+          "{\"action\":\"add_crop_keyframe\",\"data\":{\"frame\":1,\"x\":1e308,\"y\":1,"
+          "\"width\":4,\"height\":3}}",
+          ERR_UNPROCESSABLE, "out-of-range", "/data/x");
+    fails(clips, &doc,
+          "{\"action\":\"add_crop_keyframe\",\"data\":{\"frame\":-9223372036854775808,\"x\":1,"
+          "\"y\":1,\"width\":4,\"height\":3}}",
+          ERR_UNPROCESSABLE, "out-of-range", "/data/frame");
+    /* the detail says which bound */
+    cr_assert_eq(run(clips, NULL, &doc,
+                     "{\"action\":\"move_crop_keyframe\",\"target\":{\"frame\":1},"
+                     "\"data\":{\"new_frame\":10000001}}",
+                     &eff, &err),
+                 ERR_UNPROCESSABLE);
+    cr_assert_str_eq(err.detail, "must be at most 10000000");
+    err_clear(&err);
+    cr_assert_eq(run(clips, NULL, &doc,
+                     "{\"action\":\"set_trim_range\",\"data\":{\"start\":-0.25,\"end\":1}}", &eff,
+                     &err),
+                 ERR_UNPROCESSABLE);
+    cr_assert_str_eq(err.detail, "must be at least 0");
+    err_clear(&err);
+    json_object_put(doc);
+}
+
+Test(action, a_broken_rule_is_422_invalid_range_at_its_second_member)
+{
+    struct action_effect eff;
+    struct err err = {0};
+    json_object *doc = clip();
+
+    cr_assert_eq(run(clips, NULL, &doc,
+                     "{\"action\":\"set_trim_range\",\"data\":{\"start\":9,\"end\":5.5}}", &eff,
+                     &err),
+                 ERR_UNPROCESSABLE);
+    cr_assert_str_eq(err.slug, "invalid-range");
+    cr_assert_str_eq(err.pointer, "/data/end");
+    cr_assert_str_eq(err.detail, "end (5.5) must be greater than start (9)");
+    err_clear(&err);
+    fails(clips, &doc,
+          "{\"action\":\"create_annotation\",\"data\":{\"start_time\":2,\"end_time\":1,"
+          "\"name\":\"n\"}}",
+          ERR_UNPROCESSABLE, "invalid-range", "/data/end_time");
+    ok(clips, &doc,
+       "{\"action\":\"create_annotation\",\"data\":{\"start_time\":2,\"end_time\":2,"
+       "\"name\":\"n\"}}");
+    json_object_put(doc);
+}
+
+Test(action, a_type_error_comes_before_any_value_out_of_range)
+{
+    json_object *doc = clip();
+
+    fails(clips, &doc, "{\"action\":\"set_trim_range\",\"data\":{\"start\":-1,\"end\":\"5\"}}",
+          ERR_BAD_REQUEST, "bad-request", "/data/end");
+    json_object_put(doc);
+}
+
+Test(action, constraint_pointers_carry_the_batch_prefix)
+{
+    struct action_request req;
+    struct action_effect eff;
+    struct err err = {0};
+    json_object *doc = clip();
+    json_object *body = parse("{\"actions\":[{\"action\":\"set_trim_range\",\"data\":{\"start\":1,"
+                              "\"end\":2}},{\"action\":\"set_trim_range\",\"data\":{\"start\":3,"
+                              "\"end\":2}},{\"action\":\"update_crop_keyframe\",\"target\":"
+                              "{\"frame\":1},\"data\":{\"height\":0}}]}");
+
+    cr_assert_eq(action_parse(body, &req, &err), ERR_OK, "%s", err.detail);
+    cr_assert_eq(action_apply(clips, &req.items[1], NULL, "/actions/1", &doc, &eff, &err),
+                 ERR_UNPROCESSABLE);
+    cr_assert_str_eq(err.pointer, "/actions/1/data/end");
+    err_clear(&err);
+    cr_assert_eq(action_apply(clips, &req.items[2], NULL, "/actions/2", &doc, &eff, &err),
+                 ERR_UNPROCESSABLE);
+    cr_assert_str_eq(err.pointer, "/actions/2/data/height");
+    cr_assert_str_eq(err.slug, "out-of-range");
+    err_clear(&err);
+    action_request_free(&req);
+    json_object_put(body);
+    json_object_put(doc);
+}
+
 Test(action, unknown_action_is_404_with_allowed_actions)
 {
     struct action_effect eff;

@@ -10,6 +10,7 @@
 import { allowedFrom } from './catalog.js';
 import { Failure, catching } from './failure.js';
 import {
+  SAFE_INTEGER,
   T_INTEGER,
   T_NUMBER,
   T_STRING,
@@ -88,8 +89,19 @@ function readEnvelope(body) {
 }
 
 /*
+ * Whether `v` is a number beyond +-SAFE_INTEGER, which this engine cannot tell apart
+ * from its neighbours (nor 1e20 from an integer): a member declared integer or number
+ * refuses it as out of range, whatever its class, as the server does.
+ */
+function beyondSafe(v) {
+  return typeof v === 'number' && !(Math.abs(v) <= SAFE_INTEGER);
+}
+
+/*
  * Checks the sent `target` or `data` (`v`, undefined when absent) against declaration
- * `s`; `base` is the section's pointer. 400 at the offending member.
+ * `s`; `base` is the section's pointer. 400 at the offending member. A number beyond
+ * +-SAFE_INTEGER for a member declared integer or number passes here: checkValues
+ * refuses it (422).
  */
 function checkSchema(act, s, v, base, section) {
   if (s.form === 'none') {
@@ -99,7 +111,7 @@ function checkSchema(act, s, v, base, section) {
   if (s.form === 'value') {
     if (v === undefined && !s.optional)
       throw badRequest(base, `${act.name} needs ${section} (${s.spec})`);
-    if (v !== undefined && !(classOf(v) & s.types)) {
+    if (v !== undefined && !(classOf(v) & s.types) && !(s.numeric && beyondSafe(v))) {
       throw badRequest(base, `expected ${s.spec}, got ${jsonType(v)}`);
     }
     return;
@@ -110,7 +122,7 @@ function checkSchema(act, s, v, base, section) {
     const m = s.members.find((d) => d.name === name);
     if (m === undefined)
       throw badRequest(join(base, name), `unknown member of ${act.name}'s ${section}`);
-    if (!(classOf(v[name]) & m.types)) {
+    if (!(classOf(v[name]) & m.types) && !(m.numeric && beyondSafe(v[name]))) {
       throw badRequest(join(base, name), `expected ${m.spec}, got ${jsonType(v[name])}`);
     }
   }
@@ -121,6 +133,76 @@ function checkSchema(act, s, v, base, section) {
         `${act.name}'s ${section} needs member "${m.name}" (${m.spec})`,
       );
     }
+  }
+}
+
+function outOfRange(pointer, detail) {
+  return new Failure(422, 'out-of-range', pointer, detail);
+}
+
+/*
+ * Checks one value the schema accepted against its member's constraints `b`: a number
+ * for a member declared integer or number within +-SAFE_INTEGER, then its bounds; a
+ * string's length in UTF-8 bytes. 422 out-of-range at `pointer`.
+ */
+function checkValue(numeric, b, v, pointer) {
+  if (typeof v === 'number') {
+    if (numeric && beyondSafe(v)) {
+      throw outOfRange(
+        pointer,
+        `must lie within ${-SAFE_INTEGER}..${SAFE_INTEGER}, where numbers are exact integers in JavaScript`,
+      );
+    }
+    if (b.min !== undefined && (v < b.min || (b.minExclusive && v === b.min))) {
+      throw outOfRange(pointer, `must be ${b.minExclusive ? 'greater than' : 'at least'} ${b.min}`);
+    }
+    if (b.max !== undefined && (v > b.max || (b.maxExclusive && v === b.max))) {
+      throw outOfRange(pointer, `must be ${b.maxExclusive ? 'less than' : 'at most'} ${b.max}`);
+    }
+  } else if (typeof v === 'string') {
+    const len = b.minLength !== undefined || b.maxLength !== undefined ? byteLength(v) : 0;
+    if (b.minLength !== undefined && len < b.minLength) {
+      throw outOfRange(pointer, `must be at least ${b.minLength} bytes long`);
+    }
+    if (b.maxLength !== undefined && len > b.maxLength) {
+      throw outOfRange(pointer, `must be at most ${b.maxLength} bytes long`);
+    }
+  }
+}
+
+/*
+ * The constraints of a `target` or `data` (`v`, undefined when absent) that checkSchema
+ * accepted, member by member in declaration order. 422 out-of-range at the member.
+ */
+function checkValues(s, v, base) {
+  if (v === undefined) return;
+  if (s.form === 'value') {
+    checkValue(s.numeric, {}, v, base);
+  } else if (s.form === 'members') {
+    for (const m of s.members) {
+      if (hasOwn(v, m.name)) checkValue(m.numeric, m.bounds, v[m.name], join(base, m.name));
+    }
+  }
+}
+
+/*
+ * The action's cross-member rules, in catalog order. A rule holds when either member
+ * is absent or not a number (null); otherwise a broken one is 422 invalid-range at the
+ * rule's second member.
+ */
+function checkRules(act, data, base) {
+  for (const r of act.rules) {
+    const a = member(data, r.first);
+    const b = member(data, r.second);
+    if (typeof a !== 'number' || typeof b !== 'number') continue;
+    const less = r.kind === 'less';
+    if (less ? a < b : a <= b) continue;
+    throw new Failure(
+      422,
+      'invalid-range',
+      join(base, r.second),
+      `${r.second} (${b}) must be ${less ? 'greater than' : 'at least'} ${r.first} (${a})`,
+    );
   }
 }
 
@@ -437,7 +519,10 @@ function applySteps(c, document) {
  *   400 bad-request          the envelope, target or data is malformed (pointer "/data/x");
  *   404 unknown-action       no such action, or verb-not-an-action (pointer "/action");
  *   409 transition-not-allowed  not from this state (no pointer);
- *   422 target-not-found (pointer "/target/x"), duplicate-key (pointer "/data/x"),
+ *   422 out-of-range (a member outside its declared bounds or lengths, or a number
+ *       beyond +-(2^53 - 1) for a member declared integer or number; pointer
+ *       "/data/x"), invalid-range (a broken rule; pointer of its second member),
+ *       target-not-found (pointer "/target/x"), duplicate-key (pointer "/data/x"),
  *       path-not-found, wrong-type, invalid-value (no pointer).
  * Throws an Error when `typeName` is not in the catalog.
  */
@@ -459,8 +544,12 @@ export function applyAction(catalog, typeName, document, envelope, options = {})
         { allowed_actions: catalog.allowed(type, state) },
       );
     }
+    /* every 400 of the request's shape before any 422 of its values */
     checkSchema(act, act.target, req.target, '/target', 'target');
     checkSchema(act, act.data, req.data, '/data', 'data');
+    checkValues(act.target, req.target, '/target');
+    checkValues(act.data, req.data, '/data');
+    checkRules(act, req.data, '/data');
     if (act.kind === 'transition') {
       if (!allowedFrom(act, state)) {
         throw new Failure(

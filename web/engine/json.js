@@ -21,6 +21,13 @@ export const T_ANY = 127;
 
 const TWO_63 = 2 ** 63;
 
+/*
+ * 2^53 - 1: beyond it numbers are not exact integers here. The catalog holds a number
+ * sent for a member declared integer or number within +-SAFE_INTEGER (docs/catalog.md),
+ * so both engines read every accepted value alike.
+ */
+export const SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
+
 export function isObject(v) {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
