@@ -171,7 +171,8 @@ def worker_pids():
 
 
 def snapshot():
-    """What no refused request may change: the log, the resources and the tokens."""
+    """What no refused request may change: the log, the resources and the tokens (all but
+    a token's last use, which any request may record, at most once a minute)."""
     log = log_table()
     return psql_value(client.DATABASE_URL, f"""
         SELECT concat_ws(' ',
@@ -181,7 +182,9 @@ def snapshot():
              FROM {log} l),
           (SELECT count(*) FROM resources),
           (SELECT md5(coalesce(string_agg(r::text, E'\\n' ORDER BY id), '')) FROM resources r),
-          (SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY hash), '')) FROM tokens t))""")
+          (SELECT md5(coalesce(string_agg((t.id, t.hash, t.actor, t.created_at, t.expires_at,
+                                           t.revoked_at)::text, E'\\n' ORDER BY hash), ''))
+           FROM tokens t))""")
 
 
 def make_fixtures(case):
