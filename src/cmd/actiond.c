@@ -1,5 +1,5 @@
 /*
- * main.c: actiond, the FastCGI worker. Reads the configuration, loads and validates
+ * actiond.c: actiond, the FastCGI worker. Reads the configuration, loads and validates
  * the catalog (or only validates it with --check-catalog), then serves.
  */
 #include <stdio.h>
