@@ -67,8 +67,10 @@
 /*
  * Both cursors take the same filter ($1 type, $2 id, each NULL for all) and come out in
  * resource id order, so cmd_verify merges them in one pass. The log cursor recomputes
- * each row's hash with the same SQL function the insert trigger used (sql/003), in the
- * query that reads the row, so what is checked is exactly what was stored.
+ * each row's hash with the SQL function the insert trigger used for it, chosen by the
+ * row's hash_version (1: sql/003's action_log_row_hash, 2: sql/009's
+ * action_log_row_hash_v2 over every column; any other: NULL, which replay reports), in
+ * the query that reads the row, so what is checked is exactly what was stored.
  */
 #define VERIFY_RESOURCES_SQL                                                                       \
     "DECLARE verify_resources NO SCROLL CURSOR FOR"                                                \
@@ -79,8 +81,14 @@
     "DECLARE verify_log NO SCROLL CURSOR FOR"                                                      \
     " SELECT l.resource_id, l.version, l.action, l.actor, to_json(l.applied_at) #>> '{}',"         \
     " l.state, l.forward, l.prev_hash, l.hash,"                                                    \
-    " action_log_row_hash(l.prev_hash, l.resource_id, l.version, l.action, l.target, l.data,"      \
-    " l.actor, l.applied_at, l.idempotency_key, l.forward, l.inverse, l.state, l.reverts), l.data" \
+    " CASE l.hash_version"                                                                         \
+    " WHEN 1 THEN action_log_row_hash(l.prev_hash, l.resource_id, l.version, l.action, l.target,"  \
+    " l.data, l.actor, l.applied_at, l.idempotency_key, l.forward, l.inverse, l.state, l.reverts)" \
+    " WHEN 2 THEN action_log_row_hash_v2(l.prev_hash, l.resource_id, l.version, l.action,"         \
+    " l.target, l.data, l.actor, l.applied_at, l.idempotency_key, l.fingerprint, l.response,"      \
+    " l.forward, l.inverse, l.state, l.stack_prev, l.unit_first, l.reverts, l.touches,"            \
+    " l.based_on, l.merged_over) END,"                                                             \
+    " l.data, l.hash_version"                                                                      \
     " FROM resources r JOIN action_log l ON l.resource_id = r.id"                                  \
     " WHERE ($1::text IS NULL OR r.type = $1) AND ($2::bigint IS NULL OR r.id = $2)"               \
     " ORDER BY l.resource_id, l.version"
@@ -695,6 +703,7 @@ verify_resource(PGconn *c, struct cursor *res, struct cursor *log, const char *g
         e.content_hash = PQgetisnull(lp, j, 9) ? NULL : PQgetvalue(lp, j, 9);
         e.data = PQgetisnull(lp, j, 10) ? NULL : PQgetvalue(lp, j, 10);
         e.data_len = (size_t)PQgetlength(lp, j, 10);
+        e.hash_version = (int)col_i64(lp, j, 11);
         replay_step(&rep, &e);
         v->entries++;
         log->row++;
@@ -743,14 +752,26 @@ cmd_verify(PGconn *c, const char *type, const char *id)
     v.interval = isatty(STDERR_FILENO) ? VERIFY_PROGRESS_TTY : VERIFY_PROGRESS_FILE;
     clock_gettime(CLOCK_MONOTONIC, &v.last);
 
-    /* applied_at in messages reads as in the API: RFC 3339 in UTC. */
+    /* applied_at in messages reads as in the API: RFC 3339 in UTC. The names in the
+     * statements mean the schema's tables and functions, whatever schemas the login
+     * role's own search_path puts first. */
     if (!exec_ok(c, "verify", "SET TIME ZONE 'UTC'", 0, NULL, PGRES_COMMAND_OK) ||
+        !exec_ok(c, "verify", "SET search_path = pg_catalog, public", 0, NULL, PGRES_COMMAND_OK) ||
         !exec_ok(c, "verify", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL,
                  PGRES_COMMAND_OK))
         goto cleanup;
-    r = exec_params(c, "verify", "SELECT action_log_genesis_hash()", 0, NULL, PGRES_TUPLES_OK);
+    r = exec_params(
+        c, "verify",
+        "SELECT action_log_genesis_hash(), to_regproc('action_log_row_hash_v2') IS NULL", 0, NULL,
+        PGRES_TUPLES_OK);
     if (r == NULL) {
         fputs("actionctl: verify: the schema has no hash chain yet; run actionctl migrate\n",
+              stderr);
+        goto cleanup;
+    }
+    if (PQgetvalue(r, 0, 1)[0] == 't') {
+        fputs("actionctl: verify: the schema predates sql/009_hash_all_columns.sql; run"
+              " actionctl migrate\n",
               stderr);
         goto cleanup;
     }

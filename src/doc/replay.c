@@ -1,9 +1,9 @@
 /*
  * replay.c: a resource rebuilt from its log, entry by entry, and checked against the
- * stored row and the hash chain (sql/003_audit.sql). The same patch engine the
- * workers use (patch.c) applies each entry's forward patch, so a replay that agrees
- * shows the log alone accounts for the document; one that does not names the first
- * place where it stops doing so.
+ * stored row and the hash chain (sql/003_audit.sql, sql/009_hash_all_columns.sql). The
+ * same patch engine the workers use (patch.c) applies each entry's forward patch, so a
+ * replay that agrees shows the log alone accounts for the document; one that does not
+ * names the first place where it stops doing so.
  */
 #include "doc/replay.h"
 
@@ -216,8 +216,13 @@ replay_step(struct replay *r, const struct replay_entry *e)
                     what, r->version);
         goto cleanup;
     }
-    if (e->content_hash == NULL || strcmp(e->hash, e->content_hash) != 0) {
-        diverge(r, "%s: hash does not match its content", what);
+    if (e->content_hash == NULL) {
+        diverge(r, "%s: has hash version %d, which no hash function computes", what,
+                e->hash_version);
+        goto cleanup;
+    }
+    if (strcmp(e->hash, e->content_hash) != 0) {
+        diverge(r, "%s: hash does not match its content (hash version %d)", what, e->hash_version);
         goto cleanup;
     }
 

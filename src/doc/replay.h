@@ -22,9 +22,12 @@ struct replay_entry {
     size_t forward_len;
     const char *data; /* the entry's data as JSON text; NULL when it has none */
     size_t data_len;
-    const char *prev_hash;    /* as stored; NULL when missing */
-    const char *hash;         /* as stored; NULL when missing */
-    const char *content_hash; /* action_log_row_hash() over the stored columns */
+    const char *prev_hash; /* as stored; NULL when missing */
+    const char *hash;      /* as stored; NULL when missing */
+    /* the row's hash recomputed over its stored columns by the function its hash_version
+     * names (sql/009); NULL when there is no such function */
+    const char *content_hash;
+    int hash_version;
 };
 
 /* The stored resource row the replay must arrive at. Borrowed. */
@@ -62,7 +65,8 @@ void replay_begin(struct replay *r, const char *genesis);
 /*
  * Checks entry `e` and applies it, in this order: its version follows the previous one
  * (version 1 first, no gap); its prev_hash is the previous entry's hash (the genesis
- * value for version 1); its hash equals its content hash; its forward patch applies to
+ * value for version 1); its hash equals its content hash (a NULL content hash: its
+ * hash version is one no function computes); its forward patch applies to
  * the document rebuilt so far. Then records its state (when not NULL), for an action
  * named "delete" the deletion, and who owns and may reach the resource: version 1's
  * actor owns it with the grants its data names ({"access": {...}}, else none); "share"
@@ -71,7 +75,8 @@ void replay_begin(struct replay *r, const char *genesis);
  *
  * Returns 1 while the log is consistent, 0 at the first divergence, which r->why
  * then describes ("version 7 (update_crop_keyframe by alice at ...): hash does not
- * match its content"). After a divergence further entries are ignored and 0 returned.
+ * match its content (hash version 2)"). After a divergence further entries are ignored
+ * and 0 returned.
  */
 int replay_step(struct replay *r, const struct replay_entry *e);
 

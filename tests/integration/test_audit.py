@@ -26,10 +26,42 @@ from client import (BOB_EDITS, APP_DATABASE_URL, DATABASE_URL, TOKEN_BOB, ApiTes
 
 GENESIS = "0" * 64
 
-# the arguments of action_log_row_hash, in order (sql/003_audit.sql)
-HASHED = ["prev_hash", "resource_id", "version", "action", "target", "data", "actor",
-          "applied_at", "idempotency_key", "forward", "inverse", "state", "reverts"]
-ROW_HASH = "action_log_row_hash(" + ", ".join(HASHED) + ")"
+# the arguments of action_log_row_hash, in order (sql/003_audit.sql): hash_version 1,
+# the rows written before sql/009_hash_all_columns.sql
+HASHED_V1 = ["prev_hash", "resource_id", "version", "action", "target", "data", "actor",
+             "applied_at", "idempotency_key", "forward", "inverse", "state", "reverts"]
+# the arguments of action_log_row_hash_v2 (sql/009): every column but hash, in table order
+HASHED_V2 = ["prev_hash", "resource_id", "version", "action", "target", "data", "actor",
+             "applied_at", "idempotency_key", "fingerprint", "response", "forward", "inverse",
+             "state", "stack_prev", "unit_first", "reverts", "touches", "based_on",
+             "merged_over"]
+ROW_HASH_V1 = "action_log_row_hash(" + ", ".join(HASHED_V1) + ")"
+ROW_HASH_V2 = "action_log_row_hash_v2(" + ", ".join(HASHED_V2) + ")"
+# what the row's hash should be, by the function its hash_version names (as verify asks)
+ROW_HASH = f"(CASE hash_version WHEN 1 THEN {ROW_HASH_V1} WHEN 2 THEN {ROW_HASH_V2} END)"
+
+# the text docs/database.md's serialisation takes from each column, as a select list
+# over a row of action_log (documented_hash reads the result)
+HASH_TEXTS = {name: f"{name}::text" for name in HASHED_V2}
+HASH_TEXTS["applied_at"] = """to_char(applied_at AT TIME ZONE 'UTC',
+                                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+HASH_TEXTS_SQL = ", ".join(f"{expr} AS {name}" for name, expr in HASH_TEXTS.items())
+
+
+def documented_hash(hash_version, row):
+    """The hash docs/database.md describes, computed here: SHA-256 over the tag
+    actiond-log-N and each column's text (row[name], None for SQL NULL) of that
+    version's list, as "-" or "<length in bytes>:<text>"."""
+    names = {1: HASHED_V1, 2: HASHED_V2}[hash_version]
+    serialised = f"actiond-log-{hash_version}".encode()
+    for name in names:
+        text = row[name]
+        if text is None:
+            serialised += b"-"
+        else:
+            raw = text.encode("utf-8")
+            serialised += str(len(raw)).encode() + b":" + raw
+    return hashlib.sha256(serialised).hexdigest()
 
 
 def with_user(url, user, dbname=None):
@@ -112,7 +144,7 @@ class HashChain(ApiTestCase):
 
     def test_every_row_links_to_the_one_before(self):
         chain = rows(DATABASE_URL, f"""
-            SELECT version, prev_hash, hash, hash = {ROW_HASH} AS matches
+            SELECT version, prev_hash, hash, hash_version, hash = {ROW_HASH} AS matches
               FROM action_log WHERE resource_id = {self.clip_id} ORDER BY version""")
         self.assertEqual([r["version"] for r in chain], [1, 2, 3, 4, 5])
         self.assertEqual(chain[0]["prev_hash"], GENESIS)
@@ -120,12 +152,15 @@ class HashChain(ApiTestCase):
             self.assertEqual(row["prev_hash"], before["hash"], row)
         for row in chain:
             self.assertTrue(row["matches"], row)
+            self.assertEqual(row["hash_version"], 2, row)
             self.assertRegex(row["hash"], "^[0-9a-f]{64}$")
         self.assertEqual(len({r["hash"] for r in chain}), 5)
 
     def test_the_hash_covers_every_recorded_field(self):
         """Changing any one argument of the row hash changes the hash, and SQL NULL
-        is not the JSON null nor the empty string."""
+        is not the JSON null nor the empty string. Version 3 is the keyed entry: it has
+        a key, a fingerprint, a response and a link on the undo stack; the columns it
+        has no value in change from NULL."""
         changed = {
             # another first digit, whatever it was (a fixed 'f' is no change 1 time in 16)
             "prev_hash": "(CASE WHEN left(prev_hash, 1) = 'f' THEN 'e' ELSE 'f' END)"
@@ -138,16 +173,29 @@ class HashChain(ApiTestCase):
             "actor": "'mallory'",
             "applied_at": "applied_at + interval '1 microsecond'",
             "idempotency_key": "NULL",
+            "fingerprint": "fingerprint || 'x'",
+            # the same JSON value in other text: json hashes its text as stored
+            "response": "(response::text || ' ')::json",
             "forward": "forward || '[]'::jsonb || '[{}]'::jsonb",
             "inverse": "'[]'::jsonb",
             "state": "''",
+            "stack_prev": "stack_prev + 1",
+            "unit_first": "version",
             "reverts": "7",
+            "touches": "'[]'::jsonb",
+            "based_on": "2",
+            "merged_over": "'{}'::bigint[]",
         }
+        self.assertEqual(sorted(changed), sorted(HASHED_V2))
+        self.assertEqual(psql_value(DATABASE_URL, f"""
+            SELECT hash_version = 2 AND hash = {ROW_HASH_V2} AND idempotency_key IS NOT NULL
+                   AND stack_prev IS NOT NULL FROM action_log
+             WHERE resource_id = {self.clip_id} AND version = 3"""), "t")
         for name, expr in changed.items():
-            args = ", ".join(expr if a == name else a for a in HASHED)
+            args = ", ".join(expr if a == name else a for a in HASHED_V2)
             with self.subTest(field=name):
                 self.assertEqual(psql_value(DATABASE_URL, f"""
-                    SELECT action_log_row_hash({args}) <> hash FROM action_log
+                    SELECT action_log_row_hash_v2({args}) <> hash FROM action_log
                      WHERE resource_id = {self.clip_id} AND version = 3"""), "t")
 
     def test_the_hash_is_the_documented_serialisation(self):
@@ -171,32 +219,23 @@ class HashChain(ApiTestCase):
             resp = request("POST", f"/clips/{clip_id}/actions",
                            body=dict(envelope, expected_version=version))
             self.assertEqual(resp.status, 200, resp)
+        names = [n for n in HASHED_V2 if n != "applied_at"]
         chain = rows(DATABASE_URL, f"""
-            SELECT hash, prev_hash, resource_id::text, version::text, action,
-                   target::text, data::text, actor,
-                   (extract(epoch FROM applied_at) * 1000000)::bigint AS applied_us,
-                   idempotency_key, forward::text, inverse::text, state, reverts::text
+            SELECT hash, hash_version, {", ".join(f"{n}::text AS {n}" for n in names)},
+                   (extract(epoch FROM applied_at) * 1000000)::bigint AS applied_us
               FROM action_log WHERE resource_id = {clip_id} ORDER BY version""")
         self.assertEqual(len(chain), 5)
         self.assertIsNotNone(chain[2]["idempotency_key"])
+        self.assertIsNotNone(chain[2]["response"])
         self.assertIn("Überblendung ✓ 漢字", chain[3]["forward"])
         self.assertIsNotNone(chain[4]["reverts"])
         epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
         for row in chain:
             applied = epoch + datetime.timedelta(microseconds=row["applied_us"])
-            texts = [row["prev_hash"], row["resource_id"], row["version"], row["action"],
-                     row["target"], row["data"], row["actor"],
-                     applied.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), row["idempotency_key"],
-                     row["forward"], row["inverse"], row["state"], row["reverts"]]
-            serialised = b"actiond-log-1"
-            for text in texts:
-                if text is None:
-                    serialised += b"-"
-                else:
-                    raw = text.encode("utf-8")
-                    serialised += str(len(raw)).encode() + b":" + raw
+            row["applied_at"] = applied.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             with self.subTest(version=row["version"]):
-                self.assertEqual(hashlib.sha256(serialised).hexdigest(), row["hash"])
+                self.assertEqual(row["hash_version"], 2)
+                self.assertEqual(documented_hash(2, row), row["hash"])
 
     def test_session_settings_do_not_change_the_hash(self):
         proc = psql(DATABASE_URL, f"""

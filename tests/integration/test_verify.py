@@ -213,7 +213,7 @@ class Tampering(ApiTestCase):
                AND version = 3""")
         tamper_log(self.clip_id, 3, """data = '{"x": 999}'""")
         try:
-            detail = f"{self.entry(3)}: hash does not match its content"
+            detail = f"{self.entry(3)}: hash does not match its content (hash version 2)"
             self.assertIn("update_crop_keyframe by alice", detail)
             self.assert_reported(self.verify_one(), detail)
             # found by a run over everything too, and only that resource

@@ -38,6 +38,7 @@ entry(int64_t version, const char *action, const char *forward, const char *prev
     e.prev_hash = prev;
     e.hash = hash;
     e.content_hash = hash;
+    e.hash_version = 2;
     return e;
 }
 
@@ -150,7 +151,23 @@ Test(replay, an_edited_entry_does_not_match_its_hash)
     cr_assert(replay_step(&r, &e1));
     cr_assert_not(replay_step(&r, &e2));
     cr_assert_str_eq(r.why, "version 2 (update_crop_keyframe by alice at "
-                            "2026-01-02T03:04:05.000006+00:00): hash does not match its content");
+                            "2026-01-02T03:04:05.000006+00:00): hash does not match its content"
+                            " (hash version 2)");
+    replay_clear(&r);
+}
+
+Test(replay, an_entry_of_an_unknown_hash_version_is_named)
+{
+    struct replay r;
+    struct replay_entry e1 =
+        entry(1, "create", "[{\"op\":\"add\",\"path\":\"\",\"value\":{}}]", GENESIS, "h1");
+
+    e1.content_hash = NULL;
+    e1.hash_version = 7;
+    replay_begin(&r, GENESIS);
+    cr_assert_not(replay_step(&r, &e1));
+    cr_assert_str_eq(r.why, "version 1 (create by alice at 2026-01-02T03:04:05.000006+00:00):"
+                            " has hash version 7, which no hash function computes");
     replay_clear(&r);
 }
 
