@@ -30,7 +30,8 @@ enum {
     OPT_MAX_STRING,
     OPT_TOKEN_CACHE,
     OPT_DOC_CACHE,
-    OPT_WORKER_SOCKETS
+    OPT_WORKER_SOCKETS,
+    OPT_FEED
 };
 
 static const struct option long_options[] = {
@@ -48,6 +49,7 @@ static const struct option long_options[] = {
     {"token-cache-seconds", required_argument, NULL, OPT_TOKEN_CACHE},
     {"doc-cache", required_argument, NULL, OPT_DOC_CACHE},
     {"worker-sockets", no_argument, NULL, OPT_WORKER_SOCKETS},
+    {"feed", required_argument, NULL, OPT_FEED},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -74,6 +76,9 @@ usage(FILE *out)
           "      --worker-sockets         each worker also listens on LISTEN.<n>, so a\n"
           "                               web server can pin a resource to a worker\n"
           "                               (ACTIOND_WORKER_SOCKETS=1)\n"
+          "      --feed SOCKET            the unix socket of the web server's live feed\n"
+          "                               (nchan; ACTIOND_FEED); without it GET\n"
+          "                               .../events answers the log and ends\n"
           "      --check-catalog FILE     validate a catalog and exit\n"
           "  -h, --help\n",
           out);
@@ -160,6 +165,7 @@ static const struct {
     {"ACTIOND_TOKEN_CACHE_SECONDS", OPT_TOKEN_CACHE},
     {"ACTIOND_DOC_CACHE", OPT_DOC_CACHE},
     {"ACTIOND_WORKER_SOCKETS", OPT_WORKER_SOCKETS},
+    {"ACTIOND_FEED", OPT_FEED},
 };
 
 static int
@@ -186,6 +192,9 @@ apply_option(struct config *c, int opt, const char *arg, FILE *out)
         return 0;
     case OPT_CHECK_CATALOG:
         c->check_catalog = arg;
+        return 0;
+    case OPT_FEED:
+        c->feed_socket = arg;
         return 0;
     case OPT_WORKER_SOCKETS:
         /* a flag on the command line (arg NULL); "1" or "0" in the environment */

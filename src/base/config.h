@@ -21,8 +21,9 @@ struct config {
     size_t max_depth;  /* JSON nesting */
     size_t max_string; /* bytes of one JSON string */
     int token_cache_seconds;
-    size_t doc_cache_bytes; /* the per-process document cache (cache.h); 0: none */
-    int worker_sockets;     /* prefork child n also listens on "<listen>.<n>" */
+    size_t doc_cache_bytes;  /* the per-process document cache (cache.h); 0: none */
+    int worker_sockets;      /* prefork child n also listens on "<listen>.<n>" */
+    const char *feed_socket; /* the web server's live-feed socket (nchan); NULL: none */
 };
 
 enum config_result { CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_EXIT_USAGE };
