@@ -574,14 +574,18 @@ static enum err_code
 handle_events(struct call *c)
 {
     struct store_row meta = {0};
+    int64_t since;
     enum err_code rc;
 
+    rc = feed_start_point(c->req, &since, &c->err);
+    if (rc != ERR_OK)
+        return rc;
     rc = store_meta(c->api->store, catalog_type_name(c->type), c->id, &meta, &c->err);
     if (rc == ERR_OK)
         rc = require_role(c, &meta, ACCESS_READER);
     if (rc == ERR_OK)
         rc = feed_answer(c->api->feed, c->api->store, c->req, catalog_type_name(c->type), &meta,
-                         c->resp, &c->err);
+                         since, c->resp, &c->err);
     store_row_clear(&meta);
     return rc;
 }
@@ -985,8 +989,8 @@ route(struct call *c)
         return method_not_allowed(c, "GET, HEAD, POST");
     }
     if (strcmp(r->seg[2], "events") == 0) {
-        if (strcmp(r->method, "GET") != 0)
-            return method_not_allowed(c, "GET");
+        if (!get)
+            return method_not_allowed(c, "GET, HEAD");
         return handle_events(c);
     }
     if (!post)

@@ -884,15 +884,16 @@ feed_flush(struct feed *f, struct store *s)
     f->nnotes = 0;
 }
 
-/* The version a subscription starts after: Last-Event-ID (what a reconnecting
- * EventSource sends), else ?since=, else `current`. */
-static enum err_code
-start_point(const struct req *r, int64_t current, int64_t *since, struct err *err)
+enum err_code
+feed_start_point(const struct req *r, int64_t *since, struct err *err)
 {
     const char *p = r->last_event_id;
     size_t n;
 
-    *since = current;
+    *since = -1;
+    if (r->if_none_match != NULL)
+        return err_fail(err, ERR_BAD_REQUEST, NULL,
+                        "the feed takes Last-Event-ID or ?since=, not If-None-Match");
     if (p != NULL && *p != '\0') {
         n = strlen(p);
         if (n > 18 || strspn(p, "0123456789") != n || (n > 1 && p[0] == '0'))
@@ -902,34 +903,36 @@ start_point(const struct req *r, int64_t current, int64_t *since, struct err *er
     } else if (req_query_int(r, "since", 0, INT64_MAX / 2, since, err) < 0) {
         return ERR_BAD_REQUEST;
     }
-    if (*since > current)
-        return err_fail(err, ERR_BAD_REQUEST, NULL,
-                        "the feed cannot start after version %lld: the resource is at version "
-                        "%lld",
-                        (long long)*since, (long long)current);
     return ERR_OK;
 }
 
 enum err_code
 feed_answer(struct feed *f, struct store *s, const struct req *r, const char *type,
-            const struct store_row *meta, struct resp *out, struct err *err)
+            const struct store_row *meta, int64_t since, struct resp *out, struct err *err)
 {
     struct sbuf body, entries;
     const char *after = NULL;
-    int64_t since, last;
+    int64_t last;
     size_t n;
     const char *p, *end;
     enum err_code rc;
     int started = 0;
 
-    if (r->if_none_match != NULL)
+    if (since < 0)
+        since = meta->version;
+    if (since > meta->version)
         return err_fail(err, ERR_BAD_REQUEST, NULL,
-                        "the feed takes Last-Event-ID or ?since=, not If-None-Match");
-    rc = start_point(r, meta->version, &since, err);
-    if (rc != ERR_OK)
-        return rc;
+                        "the feed cannot start after version %lld: the resource is at version "
+                        "%lld",
+                        (long long)since, (long long)meta->version);
     if (meta->deleted && since >= meta->version)
         return err_fail(err, ERR_GONE, NULL, "%s %lld was deleted", type, (long long)meta->id);
+    if (strcmp(r->method, "HEAD") == 0) {
+        /* what GET would answer, without the stream */
+        resp_text(out, 200, "text/event-stream", "", 0);
+        resp_header(out, "Cache-Control", "no-store");
+        return ERR_OK;
+    }
     if (f->path != NULL && !meta->deleted)
         started = chan_start(f, s, chan_get(f, type, meta->id), since, meta->version, &after);
     resp_header(out, "Cache-Control", "no-store");

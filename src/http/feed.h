@@ -53,16 +53,25 @@ void feed_note(struct feed *f, const char *type, int64_t id, int64_t version);
 void feed_flush(struct feed *f, struct store *s);
 
 /*
- * Answers GET .../events for the resource `meta` (store_meta's row, the caller has
- * checked the caller may read it) into `out`: a redirection to nchan that starts after
- * the version the request names (Last-Event-ID, else ?since=, else the current one),
- * or, when nchan cannot start there, a finite text/event-stream of the entries after
- * it, read from the log, which the client follows by reconnecting. ERR_BAD_REQUEST
- * for a malformed or future version or an If-None-Match, ERR_GONE when the resource
- * was deleted and its deletion is not after that version, ERR_UNAVAILABLE as the
- * store reports it.
+ * The version GET .../events names to start after, into *since: Last-Event-ID (what a
+ * reconnecting EventSource sends), else ?since=, else -1 (the current version).
+ * ERR_BAD_REQUEST when it is not an integer from 0, or the request has an
+ * If-None-Match (nchan would take that for a position of its own).
+ */
+enum err_code feed_start_point(const struct req *r, int64_t *since, struct err *err);
+
+/*
+ * Answers GET .../events for the resource `meta` (store_meta's row; the caller has
+ * checked that the caller may read it) after version `since` (feed_start_point's) into
+ * `out`: a redirection to nchan that starts there or, when nchan cannot, a finite
+ * text/event-stream of the entries after it, read from the log, which the client
+ * follows by reconnecting. ERR_BAD_REQUEST for a version beyond the current one,
+ * ERR_GONE when the resource was deleted and its deletion is not after `since`,
+ * ERR_UNAVAILABLE as the store reports it. A HEAD request gets GET's status and
+ * headers, and starts nothing.
  */
 enum err_code feed_answer(struct feed *f, struct store *s, const struct req *r, const char *type,
-                          const struct store_row *meta, struct resp *out, struct err *err);
+                          const struct store_row *meta, int64_t since, struct resp *out,
+                          struct err *err);
 
 #endif

@@ -292,11 +292,15 @@ class Access(FeedCase):
         for query in ("?since=-1", "?since=x", "?since=3"):
             with self.subTest(query=query):
                 assert_problem(self.open(path + query), 400)
-        for method in ("HEAD", "POST", "PUT", "DELETE"):
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
             with self.subTest(method=method):
                 resp = request(method, path)
                 self.assertEqual(resp.status, 405, resp)
-                self.assertEqual(resp.header("Allow"), "GET")
+                self.assertEqual(resp.header("Allow"), "GET, HEAD")
+        head = request("HEAD", path)
+        self.assertEqual((head.status, head.raw), (200, b""))
+        self.assertEqual(head.header("Content-Type"), "text/event-stream")
+        self.assertEqual(request("HEAD", path + "?since=3").status, 400)
 
 
 class Events(FeedCase):
