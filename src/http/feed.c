@@ -347,7 +347,7 @@ call(struct feed *f, const char *method, const struct chan *ch, const char *body
      struct reply *rep)
 {
     double deadline = now_seconds() + FEED_IO_MS / 1000.0;
-    int close_after = 0;
+    int close_after = 0, kept = f->fd >= 0;
 
     if (connect_feed(f) < 0 || (body != NULL && ch->gen != f->gen))
         return -1;
@@ -367,7 +367,9 @@ call(struct feed *f, const char *method, const struct chan *ch, const char *body
         fprintf(stderr, "actiond[%d]: feed: %s %s/%lld failed on %s\n", (int)getpid(), method,
                 ch->type, (long long)ch->id, f->path);
         disconnect(f);
-        f->down_till = now_seconds() + FEED_DOWN_SECONDS;
+        /* a kept connection nginx closed (a reload) is tried again at once */
+        if (!kept)
+            f->down_till = now_seconds() + FEED_DOWN_SECONDS;
         return -1;
     }
     if (close_after)

@@ -15,6 +15,9 @@ GET /catalog, and the browser client nginx serves (web/).
 - Several nginx hosts: two nginx in front of one set of workers, sharing the feed's
   channels through a Redis server of the test's own: a subscriber on one sees what is
   done through the other.
+- The browser client itself (web/actiond.js, run in node by feed_client.mjs): what one
+  user applies reaches another's open document through the feed; GET /catalog and the
+  client's modules as nginx serves them.
 
 Streams are read on raw sockets (Python 3 standard library only).
 """
@@ -659,6 +662,15 @@ class BrowserClient(unittest.TestCase):
                 target = os.path.normpath(os.path.join(base or "/", spec))
                 todo.append(target)
         self.assertIn("/engine/json.js", seen)
+
+    def test_two_clients_meet_through_the_feed(self):
+        """web/actiond.js itself, in node: what alice applies reaches bob's open document
+        through the live feed (tests/integration/feed_client.mjs)."""
+        proc = subprocess.run(["node", os.path.join(HERE, "feed_client.mjs"),
+                               os.path.join(SRC, "web")],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertIn("documents agree", proc.stdout)
 
     def test_nothing_else_is(self):
         for path in ("/client/nope.js", "/web/actiond.js", "/README.md", "/web/README.md",
