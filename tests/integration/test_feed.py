@@ -203,7 +203,8 @@ class Follower(threading.Thread):
         self.started_at_version = threading.Event()
 
     def done(self):
-        return self.until is not None and self.versions and self.versions[-1] >= self.until
+        last = self.versions[-1] if self.versions else self.since
+        return self.until is not None and last >= self.until
 
     def run(self):
         last = None
@@ -392,7 +393,7 @@ class Events(FeedCase):
             t.start()
         late = []
         while len(late) < 3:
-            time.sleep(0.15)
+            time.sleep(0.05)
             version = request("GET", f"/documents/{did}").body["version"]
             since = 1 if len(late) == 2 else version  # the last one from far behind
             f = Follower(path, since=since)
