@@ -10,7 +10,9 @@
 #   STATE/run/               PostgreSQL's unix socket, actiond.sock, actiond.pid
 #   STATE/log/actiond.log    the workers' stdout and stderr
 #   STATE/nginx/             nginx.conf, nginx.pid, error.log, access.log, tmp/,
-#                            problems/ (nginx/problems/*.json, its error documents)
+#                            problems/ (nginx/problems/*.json, its error documents),
+#                            web/ (the browser client), feed.sock (the live feed's
+#                            publishing socket, which the workers talk to)
 #
 # Functions report a failure on stderr and return non-zero; they never exit (ad_die is
 # for the scripts themselves), so deploy/check can carry on and summarise. Callers
@@ -20,10 +22,14 @@
 #   AD_WORKER_WRAPPER  bash array: command prefix for the worker (valgrind ...)
 #   AD_WORKER_WAIT     seconds to wait for the worker's socket (default 30)
 #   AD_PG_FAST         1: a throw-away cluster (fsync off) for the tests
+#   ACTIOND_FEED_REDIS  redis://HOST:PORT of a Redis server through which several nginx
+#                      hosts share the live feed (docs/api.md, "Live feed"); default:
+#                      none, the feed lives in this nginx's shared memory
 
 AD_PACKAGES="build-essential autoconf automake libtool pkg-config libfcgi-dev
 libjson-c-dev libpq-dev libssl-dev libcriterion-dev postgresql postgresql-contrib nginx-light
-spawn-fcgi apache2 curl python3 valgrind strace wrk clang-format nodejs"
+libnginx-mod-nchan redis-server spawn-fcgi apache2 curl python3 valgrind strace wrk clang-format
+nodejs"
 
 ad_log() { printf 'actiond: %s\n' "$*" >&2; }
 ad_err() { printf 'actiond: error: %s\n' "$*" >&2; }
@@ -406,7 +412,7 @@ ad_workers_start() {
     setsid ${AD_WORKER_WRAPPER+"${AD_WORKER_WRAPPER[@]}"} "$build/actiond" \
         --listen "$sock" --socket-mode 0660 --workers "$workers" ${own[@]+"${own[@]}"} \
         --database "$(ad_db_url "$state" "$port" actiond_app)" \
-        --catalog "$src/catalog/default.json" \
+        --catalog "$src/catalog/default.json" --feed "$state/nginx/feed.sock" \
         </dev/null >>"$state/log/actiond.log" 2>&1 &
     pid=$!
     [ -n "$monitor" ] && set -m
@@ -468,18 +474,49 @@ ad_nginx_pid() {
     ad_pidfile_alive "$1/nginx/nginx.pid" "$1/nginx"
 }
 
+# ad_nchan_module: prints the path of nchan's dynamic module for this nginx (Debian's
+# libnginx-mod-nchan installs it in nginx's modules path).
+ad_nchan_module() {
+    local dir
+    dir=$(nginx -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')
+    dir=${dir:-/usr/lib/nginx/modules}
+    [ -f "$dir/ngx_nchan_module.so" ] ||
+        { ad_err "no $dir/ngx_nchan_module.so: install libnginx-mod-nchan"; return 1; }
+    printf '%s\n' "$dir/ngx_nchan_module.so"
+}
+
 # ad_nginx_conf SRC STATE HTTP_PORT: writes STATE/nginx/nginx.conf from the template,
 # for the workers' sockets now in STATE/run (start the workers first), and copies the
-# problem documents nginx answers its own errors with to STATE/nginx/problems (nginx's
-# unprivileged workers read them there: the source tree may be out of their reach).
-# Prints "changed" when nginx.conf differs from what was there.
+# problem documents nginx answers its own errors with to STATE/nginx/problems and the
+# browser client to STATE/nginx/web (nginx's unprivileged workers read them there: the
+# source tree may be out of their reach). Prints "changed" when nginx.conf differs from
+# what was there.
 ad_nginx_conf() {
     local src=$1 state=$2 port=$3 dir=$2/nginx new sock=$2/run/actiond.sock pinned= n=0
+    local module redis='' store='' d
+    module=$(ad_nchan_module) || return 1
     mkdir -p "$dir/tmp" "$dir/problems" || return 1
     chmod 0755 "$dir" "$dir/tmp" "$dir/problems" || return 1
     rm -f "$dir/problems/"*.json
     install -m 0644 "$src/nginx/problems/"*.json "$dir/problems/" ||
         { ad_err "cannot copy $src/nginx/problems to $dir/problems"; return 1; }
+    rm -rf "$dir/web"
+    for d in web web/client web/engine; do
+        if ! install -d -m 0755 "$dir/$d" || ! install -m 0644 "$src/$d/"*.js "$dir/$d/"; then
+            ad_err "cannot copy $src/$d to $dir/$d"
+            return 1
+        fi
+    done
+    if [ -n "${ACTIOND_FEED_REDIS:-}" ]; then
+        case $ACTIOND_FEED_REDIS in
+        *[!A-Za-z0-9/:.@_-]*)
+            ad_err "ACTIOND_FEED_REDIS has characters a redis:// URL of this form cannot have"
+            return 1
+            ;;
+        esac
+        redis="upstream actiond_feed_redis {\n        nchan_redis_server $ACTIOND_FEED_REDIS;\n    }"
+        store="nchan_redis_pass actiond_feed_redis;"
+    fi
     # the workers' own sockets (ad_workers_start), or the shared one when there are none;
     # max_fails=0: see nginx/actiond.conf.in
     while [ -S "$sock.$n" ]; do
@@ -491,6 +528,9 @@ ad_nginx_conf() {
     sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" \
         -e "s|@SOCKET@|$sock|g" -e "/^[[:space:]]*#/!s|@PINNED@|$pinned|g" \
         -e "s|@NGINX_USER@|$(ad_nginx_user) $(ad_nginx_group)|g" \
+        -e "/^[[:space:]]*#/!s|@NCHAN_MODULE@|$module|g" \
+        -e "/^[[:space:]]*#/!s|@FEED_REDIS@|$redis|g" \
+        -e "/^[[:space:]]*#/!s|@FEED_STORE@|$store|g" \
         "$src/nginx/actiond.conf.in" >"$new" || return 1
     if ! ad_is_root; then
         sed -i '/^user /d' "$new" || return 1
@@ -531,6 +571,8 @@ ad_nginx_start() {
         return 1
     fi
     ad_log "starting nginx on 127.0.0.1:$port"
+    # a socket an nginx that did not stop cleanly left behind would stop this one binding
+    rm -f "$dir/feed.sock"
     nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" ||
         { tail -n 20 "$dir/error.log" >&2; ad_err "nginx did not start"; return 1; }
     i=0

@@ -36,7 +36,8 @@ enum {
     OPT_MAX_PATCH_OPS,
     OPT_MAX_LOG_BYTES,
     OPT_STATEMENT_TIMEOUT,
-    OPT_LOCK_TIMEOUT
+    OPT_LOCK_TIMEOUT,
+    OPT_FEED
 };
 
 static const struct option long_options[] = {
@@ -60,6 +61,7 @@ static const struct option long_options[] = {
     {"max-log-bytes", required_argument, NULL, OPT_MAX_LOG_BYTES},
     {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
     {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
+    {"feed", required_argument, NULL, OPT_FEED},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -99,6 +101,9 @@ usage(FILE *out)
           "                               (ACTIOND_STATEMENT_TIMEOUT, 5000)\n"
           "      --lock-timeout MS        longest wait for a resource's row lock\n"
           "                               (ACTIOND_LOCK_TIMEOUT, 2000)\n"
+          "      --feed SOCKET            the unix socket of the web server's live feed\n"
+          "                               (nchan; ACTIOND_FEED); without it GET\n"
+          "                               .../events answers the log and ends\n"
           "      --check-catalog FILE     validate a catalog and exit\n"
           "  -h, --help\n",
           out);
@@ -203,6 +208,7 @@ static const struct {
     {"ACTIOND_MAX_LOG_BYTES", OPT_MAX_LOG_BYTES},
     {"ACTIOND_STATEMENT_TIMEOUT", OPT_STATEMENT_TIMEOUT},
     {"ACTIOND_LOCK_TIMEOUT", OPT_LOCK_TIMEOUT},
+    {"ACTIOND_FEED", OPT_FEED},
 };
 
 static int
@@ -229,6 +235,9 @@ apply_option(struct config *c, int opt, const char *arg, FILE *out)
         return 0;
     case OPT_CHECK_CATALOG:
         c->check_catalog = arg;
+        return 0;
+    case OPT_FEED:
+        c->feed_socket = arg;
         return 0;
     case OPT_WORKER_SOCKETS:
         /* a flag on the command line (arg NULL); "1" or "0" in the environment */

@@ -34,6 +34,7 @@ struct config {
     size_t max_log_bytes;      /* what one request may add to the log */
     int statement_timeout_ms;  /* every statement of a worker's session */
     int lock_timeout_ms;       /* waiting for a row lock */
+    const char *feed_socket;   /* the web server's live-feed socket (nchan); NULL: none */
 };
 
 enum config_result { CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_EXIT_USAGE };

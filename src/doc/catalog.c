@@ -1110,6 +1110,8 @@ v_type(struct vctx *v, const struct catalog *c, const char *name, json_object *d
     /* the health check shares the path space of the types (docs/api.md) */
     if (strcmp(name, "healthz") == 0)
         return v_fail(v, "\"healthz\" is reserved for the health check");
+    if (strcmp(name, "catalog") == 0)
+        return v_fail(v, "\"catalog\" is reserved: GET /catalog answers the catalog itself");
     if (catalog_find_type(c, name) != NULL)
         return v_fail(v, "type \"%s\" is declared twice", name);
     out->name = xstrdup(name);

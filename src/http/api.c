@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/digest.h"
 #include "base/xalloc.h"
 #include "doc/access.h"
 #include "doc/action.h"
 #include "doc/jsonp.h"
 #include "doc/ptr.h"
 #include "http/auth.h"
+#include "http/feed.h"
 #include "txn/apply.h"
 #include "txn/cache.h"
 
@@ -30,6 +32,10 @@ struct api {
     const struct catalog *catalog;
     struct auth_cache *auth;
     struct cache *cache; /* documents this process wrote last (cache.h); may be NULL */
+    struct feed *feed;   /* the live feed (feed.h) */
+    char *catalog_json;  /* GET /catalog: the catalog file the process loaded; NULL: none */
+    size_t catalog_len;
+    char catalog_tag[24]; /* its entity tag's opaque text */
     size_t max_body;
     struct jsonp_limits limits;
     struct apply_ctx txn;
@@ -58,6 +64,7 @@ api_new(const struct config *cfg, struct store *store, const struct catalog *cat
     a->catalog = catalog;
     a->auth = auth_cache_new(cfg->token_cache_seconds);
     a->cache = cache_new(cfg->doc_cache_bytes);
+    a->feed = feed_new(cfg->feed_socket);
     a->max_body = cfg->max_body;
     a->limits.max_depth = cfg->max_depth;
     a->limits.max_string = cfg->max_string;
@@ -78,13 +85,28 @@ api_free(struct api *a)
         return;
     auth_cache_free(a->auth);
     cache_free(a->cache);
+    feed_free(a->feed);
+    free(a->catalog_json);
     free(a);
+}
+
+void
+api_set_catalog_json(struct api *a, const char *json, size_t len)
+{
+    char hex[DIGEST_SHA256_HEX_LEN + 1];
+
+    free(a->catalog_json);
+    a->catalog_json = xstrndup(json, len);
+    a->catalog_len = len;
+    digest_sha256_hex(json, len, hex);
+    snprintf(a->catalog_tag, sizeof(a->catalog_tag), "c%.16s", hex);
 }
 
 void
 api_after_response(struct api *a)
 {
     auth_record_use(a->auth, a->store);
+    feed_flush(a->feed, a->store);
 }
 
 /* "<mount>/<type>/<id><suffix>", newly allocated. */
@@ -368,6 +390,9 @@ submit(struct call *c, struct apply_change *ch, const struct action_request *ar,
     rc = apply_change(&c->api->txn, ch, &out, &c->err);
     if (rc == ERR_OK)
         render(c, ch->kind, &out);
+    /* what nobody could be following yet (a new resource) has no feed to tell */
+    if (rc == ERR_OK && !out.replayed && ch->kind != APPLY_CREATE && ch->kind != APPLY_DUPLICATE)
+        feed_note(c->api->feed, catalog_type_name(c->type), c->id, out.version);
     else
         c->missed_since = out.missed_since;
     apply_outcome_clear(&out);
@@ -552,6 +577,43 @@ cleanup:
     store_row_clear(&meta);
     sbuf_free(&entries);
     return rc;
+}
+
+/* GET /{type}/{id}/events: the live feed, for whoever may read the log (feed.h). */
+static enum err_code
+handle_events(struct call *c)
+{
+    struct store_row meta = {0};
+    int64_t since;
+    enum err_code rc;
+
+    rc = feed_start_point(c->req, &since, &c->err);
+    if (rc != ERR_OK)
+        return rc;
+    rc = store_meta(c->api->store, catalog_type_name(c->type), c->id, &meta, &c->err);
+    if (rc == ERR_OK)
+        rc = require_role(c, &meta, ACCESS_READER);
+    if (rc == ERR_OK)
+        rc = feed_answer(c->api->feed, c->api->store, c->req, catalog_type_name(c->type), &meta,
+                         since, c->resp, &c->err);
+    store_row_clear(&meta);
+    return rc;
+}
+
+/* GET /catalog: the catalog the workers loaded, for clients that run the engine. */
+static enum err_code
+handle_catalog(struct call *c)
+{
+    if (c->api->catalog_json == NULL)
+        return err_fail(&c->err, ERR_INTERNAL, NULL, "the catalog file was not read");
+    resp_header(c->resp, "ETag", "\"%s\"", c->api->catalog_tag);
+    resp_header(c->resp, "Cache-Control", "private, no-cache");
+    if (req_etag_list_has(c->req->if_none_match, c->api->catalog_tag)) {
+        resp_empty(c->resp, 304);
+        return ERR_OK;
+    }
+    resp_text(c->resp, 200, "application/json", c->api->catalog_json, c->api->catalog_len);
+    return ERR_OK;
 }
 
 /* A request of one item named `name` carrying `data` (borrowed): a PATCH, a DELETE,
@@ -899,6 +961,11 @@ route(struct call *c)
         return rc;
     if (r->nseg == 0 || r->nseg > 3 || r->path_too_deep)
         return err_fail(&c->err, ERR_NOT_FOUND, NULL, "no such resource");
+    if (r->nseg == 1 && strcmp(r->seg[0], "catalog") == 0) {
+        if (!get)
+            return method_not_allowed(c, "GET, HEAD");
+        return handle_catalog(c);
+    }
     c->type = catalog_find_type(c->api->catalog, r->seg[0]);
     if (c->type == NULL) {
         rc = err_fail(&c->err, ERR_NOT_FOUND, NULL, "there is no resource type \"%s\"", r->seg[0]);
@@ -930,6 +997,11 @@ route(struct call *c)
         if (post)
             return handle_actions(c);
         return method_not_allowed(c, "GET, HEAD, POST");
+    }
+    if (strcmp(r->seg[2], "events") == 0) {
+        if (!get)
+            return method_not_allowed(c, "GET, HEAD");
+        return handle_events(c);
     }
     if (!post)
         return method_not_allowed(c, "POST");

@@ -28,9 +28,16 @@ void api_free(struct api *a);
 void api_handle(struct api *a, struct req *r, struct resp *out);
 
 /*
+ * Gives GET /catalog the text of the catalog file the process loaded (`len` bytes of
+ * JSON, copied), with an entity tag made from its digest.
+ */
+void api_set_catalog_json(struct api *a, const char *json, size_t len);
+
+/*
  * The work requests leave for after their responses are out: writes which tokens were
- * used (auth_record_use). The worker calls it once a response has gone to the web
- * server, off every request's path. Never fails.
+ * used (auth_record_use) and publishes the changes to the live feed (feed_flush). The
+ * worker calls it once a response has gone to the web server, off every request's
+ * path. Never fails.
  */
 void api_after_response(struct api *a);
 

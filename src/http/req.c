@@ -184,6 +184,7 @@ req_init(struct req *r, char **envp, req_reader reader, void *reader_ctx, struct
     r->if_match = env_get(envp, "HTTP_IF_MATCH");
     r->if_none_match = env_get(envp, "HTTP_IF_NONE_MATCH");
     r->idempotency_key = env_get(envp, "HTTP_IDEMPOTENCY_KEY");
+    r->last_event_id = env_get(envp, "HTTP_LAST_EVENT_ID");
     split_path(r);
 
     cl = env_get(envp, "CONTENT_LENGTH");
@@ -416,6 +417,23 @@ req_etag_matches(const char *header, int64_t version, int weak)
     if (req_etag_is_any(header))
         return 1;
     return version > 0 && each_etag(header, tag_matches, &m) == 1;
+}
+
+static int
+tag_is(const char *tag, size_t n, int weak, void *arg)
+{
+    (void)weak;
+    return n == strlen(arg) && memcmp(tag, arg, n) == 0;
+}
+
+int
+req_etag_list_has(const char *header, const char *opaque)
+{
+    if (header == NULL)
+        return 0;
+    if (req_etag_is_any(header))
+        return 1;
+    return each_etag(header, tag_is, (void *)opaque) == 1;
 }
 
 struct etag_list {

@@ -26,6 +26,7 @@ struct req {
     const char *if_match;
     const char *if_none_match;
     const char *idempotency_key;
+    const char *last_event_id; /* where a live feed resumes (WHATWG HTML, server-sent events) */
     int has_content_length;
     uint64_t content_length;
 
@@ -90,6 +91,13 @@ int req_query_param(const struct req *r, const char *name, const char **value, s
  * matches (strong comparison). A malformed list matches nothing.
  */
 int req_etag_matches(const char *header, int64_t version, int weak);
+
+/*
+ * Whether an If-None-Match list names the entity tag whose opaque text is `opaque`,
+ * by the weak comparison (RFC 9110 section 13.1.2): W/ is ignored. "*" names any; a
+ * NULL or malformed list none.
+ */
+int req_etag_list_has(const char *header, const char *opaque);
 
 /* 1 when an If-Match or If-None-Match value is the wildcard "*". */
 int req_etag_is_any(const char *header);

@@ -77,6 +77,16 @@ resp_json_with(struct resp *r, int status, json_object *body, const char *name,
 }
 
 void
+resp_text(struct resp *r, int status, const char *content_type, const char *data, size_t len)
+{
+    r->status = status;
+    r->content_type = content_type;
+    sbuf_reset(&r->body);
+    if (len > 0)
+        sbuf_add(&r->body, data, len);
+}
+
+void
 resp_empty(struct resp *r, int status)
 {
     r->status = status;

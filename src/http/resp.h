@@ -46,6 +46,10 @@ void resp_json(struct resp *r, int status, json_object *body);
 void resp_json_with(struct resp *r, int status, json_object *body, const char *name,
                     const char *json_text);
 
+/* Sets status and a body of `content_type` (a static string): `len` bytes of `data`,
+ * copied. An empty body still names its type (a redirection to nchan keeps it). */
+void resp_text(struct resp *r, int status, const char *content_type, const char *data, size_t len);
+
 /* Sets a status with no body (204, 304). */
 void resp_empty(struct resp *r, int status);
 

@@ -41,6 +41,14 @@
 
 static volatile sig_atomic_t stopping;
 
+/* The catalog file as the process loaded it, read once before any child starts, so
+ * that every child (a respawned one too) answers GET /catalog with what it runs. At file
+ * scope like `table` below: a forked child inherits it. */
+static struct {
+    char *text;
+    size_t len;
+} catalog_file;
+
 static void
 on_stop_signal(int sig)
 {
@@ -352,6 +360,8 @@ serve(const struct config *cfg, const struct catalog *cat, int shared_fd, int ow
     install_stop_handler(on_stop_signal);
     resp_init(&resp);
     sbuf_init(&out);
+    if (catalog_file.text != NULL)
+        api_set_catalog_json(api, catalog_file.text, catalog_file.len);
     if (sources_open(&src, shared_fd, own_fd) < 0)
         goto cleanup;
     for (;;) {
@@ -675,6 +685,35 @@ cleanup:
     return stopping ? 0 : 1;
 }
 
+/* Reads the catalog file into catalog_file; 0, or -1 (logged). */
+static int
+read_catalog_file(const char *path)
+{
+    struct sbuf b;
+    FILE *f = fopen(path, "rb");
+    char chunk[8192];
+    size_t n;
+    int failed;
+
+    if (f == NULL) {
+        fprintf(stderr, "actiond: cannot read %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    sbuf_init(&b);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        sbuf_add(&b, chunk, n);
+    failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        fprintf(stderr, "actiond: cannot read %s\n", path);
+        sbuf_free(&b);
+        return -1;
+    }
+    catalog_file.text = b.data;
+    catalog_file.len = b.len;
+    return 0;
+}
+
 int
 worker_run(const struct config *cfg, const struct catalog *cat)
 {
@@ -685,6 +724,8 @@ worker_run(const struct config *cfg, const struct catalog *cat)
         fputs("actiond: FCGX_Init failed\n", stderr);
         return 1;
     }
+    if (read_catalog_file(cfg->catalog_path) < 0)
+        return 1;
     socks.shared = open_listener(cfg);
     if (socks.shared < 0)
         goto cleanup;
@@ -699,5 +740,7 @@ cleanup:
     close_own_sockets(cfg, &socks);
     if (socks.shared >= 0 && is_unix_path(cfg->listen))
         unlink(cfg->listen);
+    free(catalog_file.text);
+    catalog_file.text = NULL;
     return rc;
 }

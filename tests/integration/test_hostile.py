@@ -44,6 +44,16 @@ CATALOG = os.path.join(SRC, "tests", "hostile", "requests.json")
 NGINX_TEMPLATE = os.path.join(SRC, "nginx", "actiond.conf.in")
 PROBLEMS = os.path.join(SRC, "nginx", "problems")
 
+
+def _nchan_module():
+    """nchan's module, which the template loads, in nginx's modules path."""
+    out = subprocess.run(["nginx", "-V"], capture_output=True, text=True).stderr
+    m = re.search(r"--modules-path=(\S+)", out)
+    return os.path.join(m.group(1) if m else "/usr/lib/nginx/modules", "ngx_nchan_module.so")
+
+
+NCHAN_MODULE = _nchan_module()
+
 # RFC 9110 section 15 (and RFC 6585 for 431): a problem's title is its status's phrase
 TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -351,7 +361,9 @@ class NoWorkerAnswers(unittest.TestCase):
                 line = f"user nobody {grp.getgrgid(nobody.pw_gid).gr_name};"
             line = (line.replace("@PREFIX@", prefix).replace("@PORT@", str(port))
                     .replace("@SOCKET@", sock)
-                    .replace("@PINNED@", f"server unix:{sock} max_fails=0;"))
+                    .replace("@PINNED@", f"server unix:{sock} max_fails=0;")
+                    .replace("@NCHAN_MODULE@", NCHAN_MODULE)
+                    .replace("@FEED_REDIS@", "").replace("@FEED_STORE@", ""))
             line = re.sub(r"fastcgi_read_timeout \S+;", "fastcgi_read_timeout 1s;", line)
             out.append(line)
         conf = os.path.join(prefix, "nginx.conf")

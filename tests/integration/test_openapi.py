@@ -11,13 +11,15 @@
   headers, and a body that validates against the documented schema (a small JSON
   Schema validator below covers the keywords the file uses)."""
 
+import http.client
 import json
 import os
 import re
+import socket
 import unittest
 import uuid
 
-from client import MOUNT, request
+from client import HOST, MOUNT, PORT, TOKEN, Response, request
 from vocab_util import JSON_PATCH, MERGE_PATCH, SRC, VocabTestCase, etag
 
 OPENAPI_FILE = os.path.join(SRC, "docs", "openapi.json")
@@ -60,6 +62,28 @@ def operations(doc=OPENAPI):
 
 def documented_methods(template):
     return {m.upper() for m in OPENAPI["paths"][template] if m.upper() in METHODS + ("TRACE",)}
+
+
+def request_or_stream(method, path):
+    """request(), except that a feed (GET .../events) is a stream that does not end: its
+    status and headers are read, and the connection closed, with no body."""
+    if method != "GET" or not path.split("?")[0].endswith("/events"):
+        return request(method, path)
+    with socket.create_connection((HOST, PORT), timeout=30) as sock:
+        sock.sendall(f"GET {MOUNT}{path} HTTP/1.1\r\nHost: {HOST}\r\n"
+                     f"Authorization: Bearer {TOKEN}\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head = data.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    msg = http.client.HTTPMessage()
+    for line in head[1:]:
+        name, _, value = line.partition(":")
+        msg[name.strip()] = value.strip()
+    return Response(int(head[0].split()[1]), msg, b"")
 
 
 # --- matching a concrete path to the file's templates ---------------------------------
@@ -314,7 +338,7 @@ class AgainstTheServer(VocabTestCase):
         for template, method, _ in operations():
             with self.subTest(template=template, method=method):
                 path = "/healthz" if template == "/healthz" else self.concrete(template, fresh=True)
-                resp = request(method, path)
+                resp = request_or_stream(method, path)
                 self.assertNotEqual(resp.status, 405, resp)
                 if resp.status == 404:
                     self.assertTrue(resp.body["type"].endswith(("unknown-action",)),
@@ -364,6 +388,8 @@ class AgainstTheServer(VocabTestCase):
             f"/clips/{cid}/redo": "/{type}/{id}/redo",
             f"/clips/{cid}/duplicate": "/{type}/{id}/{verb}",
             f"/analysis_jobs/{cid}/suspend": "/{type}/{id}/{verb}",
+            f"/clips/{cid}/events": "/{type}/{id}/events",
+            "/catalog": "/catalog",
         }
         for path, template in expectations.items():
             self.assertEqual(match_template(path), template, path)
@@ -419,6 +445,23 @@ class AgainstTheServer(VocabTestCase):
         self.check("DELETE", p, request("DELETE", p, headers={"If-Match": etag(5)}))
         self.check("GET", p, request("GET", p))
         self.check("DELETE", p, request("DELETE", p, headers={"If-Match": etag(6)}))
+
+    def test_feed_and_catalog(self):
+        cat = self.check("GET", "/catalog", request("GET", "/catalog"))
+        self.check("GET", "/catalog", request("GET", "/catalog",
+                                              headers={"If-None-Match": cat.header("ETag")}))
+        self.check("HEAD", "/catalog", request("HEAD", "/catalog"))
+        self.check("GET", "/catalog", request("GET", "/catalog", token=None))
+        cid = self.clip["id"]
+        p = f"/clips/{cid}/events"
+        self.check("GET", p, request_or_stream("GET", p))
+        self.check("GET", f"{p}?since=0", request_or_stream("GET", f"{p}?since=0"))
+        self.check("GET", f"{p}?since=x", request("GET", f"{p}?since=x"))
+        self.check("GET", p, request("GET", p, token=None))
+        self.check("GET", "/clips/999999999/events", request("GET", "/clips/999999999/events"))
+        self.assertEqual(request("DELETE", f"/clips/{cid}", headers={"If-Match": etag(1)}).status,
+                         204)
+        self.check("GET", p, request("GET", p))
 
     def test_actions(self):
         cid = self.clip["id"]

@@ -14,7 +14,7 @@ static const char *const env_names[] = {
     "ACTIOND_DATABASE_URL", "ACTIOND_CATALOG",        "ACTIOND_LISTEN",
     "ACTIOND_WORKERS",      "ACTIOND_PID_FILE",       "ACTIOND_MAX_BODY",
     "ACTIOND_MAX_DEPTH",    "ACTIOND_MAX_STRING",     "ACTIOND_TOKEN_CACHE_SECONDS",
-    "ACTIOND_DOC_CACHE",    "ACTIOND_WORKER_SOCKETS",
+    "ACTIOND_DOC_CACHE",    "ACTIOND_WORKER_SOCKETS", "ACTIOND_FEED",
 };
 
 /* Each test runs in its own process: what the runner's environment holds must not leak in. */
@@ -89,6 +89,7 @@ Test(config, defaults)
     cr_expect_eq(c.token_cache_seconds, 10);
     cr_expect_eq(c.doc_cache_bytes, 8 * 1024 * 1024);
     cr_expect_eq(c.worker_sockets, 0);
+    cr_expect_null(c.feed_socket);
     free(o.printed);
 }
 
@@ -120,6 +121,8 @@ Test(config, every_flag_sets_its_field)
                            "--doc-cache",
                            "0",
                            "--worker-sockets",
+                           "--feed",
+                           "/tmp/feed.sock",
                            NULL};
     struct outcome o = parse(&c, flags);
 
@@ -137,6 +140,7 @@ Test(config, every_flag_sets_its_field)
     cr_expect_eq(c.token_cache_seconds, 0);
     cr_expect_eq(c.doc_cache_bytes, 0);
     cr_expect_eq(c.worker_sockets, 1);
+    cr_expect_str_eq(c.feed_socket, "/tmp/feed.sock");
     free(o.printed);
 }
 
@@ -215,6 +219,7 @@ Test(config, the_environment_applies_and_flags_win)
     cr_assert_eq(setenv("ACTIOND_WORKERS", "2", 1), 0);
     cr_assert_eq(setenv("ACTIOND_DATABASE_URL", "postgresql:///fromenv", 1), 0);
     cr_assert_eq(setenv("ACTIOND_DOC_CACHE", "4096", 1), 0);
+    cr_assert_eq(setenv("ACTIOND_FEED", "/run/feed.sock", 1), 0);
     /* set but empty is the same as unset */
     cr_assert_eq(setenv("ACTIOND_MAX_BODY", "", 1), 0);
 
@@ -224,6 +229,7 @@ Test(config, the_environment_applies_and_flags_win)
     cr_expect_eq(c.workers, 2);
     cr_expect_str_eq(c.database_url, "postgresql:///fromenv");
     cr_expect_eq(c.doc_cache_bytes, 4096);
+    cr_expect_str_eq(c.feed_socket, "/run/feed.sock");
     cr_expect_eq(c.max_body, 1024 * 1024);
     free(o.printed);
 

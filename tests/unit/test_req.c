@@ -155,6 +155,19 @@ Test(req, etag_comparison)
     cr_assert_not(req_etag_matches("", 7, 0));
 }
 
+Test(req, opaque_etag_in_a_list)
+{
+    cr_assert(req_etag_list_has("\"c0ffee\"", "c0ffee"));
+    cr_assert(req_etag_list_has("W/\"c0ffee\"", "c0ffee"), "If-None-Match compares weakly");
+    cr_assert(req_etag_list_has("\"x\", \"c0ffee\"", "c0ffee"));
+    cr_assert(req_etag_list_has("*", "c0ffee"));
+    cr_assert_not(req_etag_list_has("\"c0ffe\"", "c0ffee"));
+    cr_assert_not(req_etag_list_has("\"c0ffeee\"", "c0ffee"));
+    cr_assert_not(req_etag_list_has("c0ffee", "c0ffee"), "unquoted is malformed");
+    cr_assert_not(req_etag_list_has(NULL, "c0ffee"));
+    cr_assert_not(req_etag_list_has("", "c0ffee"));
+}
+
 Test(req, single_etag_version)
 {
     cr_assert_eq(req_etag_version("\"7\"", 0), 7);

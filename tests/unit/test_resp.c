@@ -97,6 +97,35 @@ Test(resp, cgi_serialisation)
     resp_free(&r);
 }
 
+Test(resp, text_of_a_type)
+{
+    struct resp r;
+    struct sbuf out;
+    char *s;
+
+    resp_init(&r);
+    resp_json(&r, 200, NULL);
+    resp_text(&r, 200, "text/event-stream", "id: 1\ndata: {}\n\n", 17);
+    sbuf_init(&out);
+    resp_write(&r, &out);
+    s = strndup(out.data, out.len);
+    cr_assert_str_eq(s, "Status: 200 OK\r\nContent-Type: text/event-stream\r\n"
+                        "Content-Length: 17\r\n\r\nid: 1\ndata: {}\n\n");
+    free(s);
+    sbuf_free(&out);
+    /* an empty body still names its type: nginx keeps it across X-Accel-Redirect */
+    resp_text(&r, 200, "text/event-stream", "", 0);
+    resp_header(&r, "X-Accel-Redirect", "/x");
+    sbuf_init(&out);
+    resp_write(&r, &out);
+    s = strndup(out.data, out.len);
+    cr_assert_str_eq(s, "Status: 200 OK\r\nContent-Type: text/event-stream\r\n"
+                        "Content-Length: 0\r\nX-Accel-Redirect: /x\r\n\r\n");
+    free(s);
+    sbuf_free(&out);
+    resp_free(&r);
+}
+
 /* The header lines of `r` as a string. */
 static char *
 headers_of(const struct resp *r)
