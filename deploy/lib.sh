@@ -29,7 +29,7 @@
 AD_PACKAGES="build-essential autoconf automake libtool pkg-config libfcgi-dev
 libjson-c-dev libpq-dev libssl-dev libcriterion-dev postgresql postgresql-contrib nginx-light
 libnginx-mod-nchan redis-server spawn-fcgi apache2 curl python3 valgrind strace wrk clang-format
-nodejs"
+nodejs clang libclang-rt-14-dev"
 
 ad_log() { printf 'actiond: %s\n' "$*" >&2; }
 ad_err() { printf 'actiond: error: %s\n' "$*" >&2; }

@@ -24,8 +24,9 @@ op_paths(json_object *op, int reads, json_object *paths)
         return;
     if (json_object_object_get_ex(op, "path", &path))
         json_object_array_add(paths, json_object_get(path));
-    /* move writes its source; copy only reads it */
-    if (json_object_object_get_ex(op, "from", &from) && (strcmp(o, "move") == 0 || reads))
+    /* move writes its source; copy only reads it; other operations ignore a "from" */
+    if (json_object_object_get_ex(op, "from", &from) &&
+        (strcmp(o, "move") == 0 || (reads && strcmp(o, "copy") == 0)))
         json_object_array_add(paths, json_object_get(from));
 }
 

@@ -218,7 +218,9 @@ touch_patch(json_object *patch, json_object *doc)
         o = json_object_get_string(name);
         if (json_object_object_get_ex(op, "path", &path))
             patch_touch(touches, strcmp(o, "test") == 0 ? "r" : "w", path, doc);
-        if (json_object_object_get_ex(op, "from", &from))
+        /* only move and copy have a "from"; other operations ignore one (RFC 6902 section 4) */
+        if ((strcmp(o, "move") == 0 || strcmp(o, "copy") == 0) &&
+            json_object_object_get_ex(op, "from", &from))
             patch_touch(touches, strcmp(o, "move") == 0 ? "w" : "r", from, doc);
     }
     return touches;

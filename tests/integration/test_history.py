@@ -130,6 +130,26 @@ class History(ApiTestCase):
         self.round_trip("documents", doc_id, json_patch)
         self.round_trip("documents", doc_id, merge_patch)
 
+    def test_a_from_member_the_operation_does_not_define_is_ignored(self):
+        """RFC 6902 section 4: "from" on an add means nothing, even null; the patch is
+        applied, logged, undone and redone like any other (a null "from" once crashed
+        the worker when it recorded what the patch touched)."""
+        resp = request("POST", "/documents", body={"data": {"a": 1}})
+        self.assertEqual(resp.status, 201, resp)
+        doc_id = resp.body["id"]
+
+        def json_patch(version):
+            r = request("PATCH", f"/documents/{doc_id}", body=[
+                {"op": "add", "path": "/x", "value": 1, "from": None},
+                {"op": "remove", "path": "/a", "from": "/nowhere"}],
+                headers={"If-Match": etag(version)},
+                content_type="application/json-patch+json")
+            self.assertEqual(r.status, 200, r)
+            return r.body["version"]
+
+        self.round_trip("documents", doc_id, json_patch)
+        self.assertEqual(self.read("documents", doc_id)["data"], {"x": 1})
+
     def test_batch_undoes_as_one_unit(self):
         clip_id = self.new_clip_with_keyframe()
         before = self.read("clips", clip_id)

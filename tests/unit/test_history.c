@@ -135,3 +135,15 @@ Test(history, paths_cut_at_an_array_position_compare_only_the_tokens_before_it)
     cr_assert(!overlap("[{\"op\":\"replace\",\"path\":\"/a/0/b/c\",\"value\":1}]",
                        "[{\"op\":\"replace\",\"path\":\"/z/-/y\",\"value\":2}]"));
 }
+
+/* A logged patch may carry "from" on an operation that has none (RFC 6902 ignores it),
+ * null included: a redo compares such a patch as its own (found by tests/fuzz). */
+Test(history, from_counts_only_for_move_and_copy)
+{
+    cr_assert_not(overlap("[{\"op\":\"add\",\"path\":\"/x\",\"value\":1,\"from\":null}]",
+                          "[{\"op\":\"replace\",\"path\":\"/y\",\"value\":1}]"));
+    cr_assert_not(overlap("[{\"op\":\"test\",\"path\":\"/x\",\"value\":1,\"from\":\"/y\"}]",
+                          "[{\"op\":\"replace\",\"path\":\"/y\",\"value\":1}]"));
+    cr_assert(overlap("[{\"op\":\"copy\",\"from\":\"/y\",\"path\":\"/x\"}]",
+                      "[{\"op\":\"replace\",\"path\":\"/y\",\"value\":1}]"));
+}

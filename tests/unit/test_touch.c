@@ -318,3 +318,19 @@ Test(touch, the_index_agrees_with_the_pairwise_rule)
         json_object_put(theirs);
     }
 }
+
+/* RFC 6902 section 4: a member an operation does not define is ignored, "from" of an add
+ * included, even when it is null (found by tests/fuzz/fuzz_touch: it crashed the worker). */
+Test(touch, from_counts_only_for_move_and_copy)
+{
+    json_object *p = J("[{\"op\":\"add\",\"path\":\"/x\",\"value\":1,\"from\":null},"
+                       "{\"op\":\"remove\",\"path\":\"/y\",\"from\":\"/z\"},"
+                       "{\"op\":\"copy\",\"from\":\"/a\",\"path\":\"/b\"}]");
+    json_object *t = touch_patch(p, NULL);
+
+    cr_assert_str_eq(jsonp_str(t),
+                     "[{\"op\":\"w\",\"path\":[\"x\"]},{\"op\":\"w\",\"path\":[\"y\"]},"
+                     "{\"op\":\"w\",\"path\":[\"b\"]},{\"op\":\"r\",\"path\":[\"a\"]}]");
+    json_object_put(p);
+    json_object_put(t);
+}

@@ -116,7 +116,9 @@ function cutPointer(pointer, doc) {
 /*
  * The touches of JSON Patch `patch` applied to `doc` (the document before it): each
  * operation writes its path (a test reads it; copy reads its from, move writes it).
- * An unreadable path cannot be shown disjoint from anything: it touches everything.
+ * "from" counts only for move and copy, the operations that define it (RFC 6902
+ * section 4). An unreadable path cannot be shown disjoint from anything: it touches
+ * everything.
  */
 export function touchPatch(patch, doc) {
   const out = [];
@@ -124,7 +126,8 @@ export function touchPatch(patch, doc) {
     if (!isObject(o) || !hasOwn(o, 'op')) continue;
     const cut = (p) => (typeof p === 'string' ? cutPointer(p, doc) : null) ?? [];
     if (hasOwn(o, 'path')) out.push(touch(o.op === 'test' ? 'r' : 'w', cut(o.path)));
-    if (hasOwn(o, 'from')) out.push(touch(o.op === 'move' ? 'w' : 'r', cut(o.from)));
+    if ((o.op === 'move' || o.op === 'copy') && hasOwn(o, 'from'))
+      out.push(touch(o.op === 'move' ? 'w' : 'r', cut(o.from)));
   }
   return out;
 }
