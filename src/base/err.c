@@ -49,6 +49,30 @@ err_code_slug(enum err_code code)
     return code_table[code].slug;
 }
 
+/*
+ * Ends `s`, which filled a buffer of `size` bytes, at a UTF-8 character boundary: a
+ * detail or pointer cut in the middle of a character would make the whole problem body
+ * invalid UTF-8.
+ */
+static void
+cut_at_character(char *s, size_t size)
+{
+    size_t n = strlen(s), start, need;
+    unsigned char lead;
+
+    if (n + 1 < size || n == 0)
+        return;
+    start = n;
+    while (start > 0 && n - start < 4 && ((unsigned char)s[start - 1] & 0xC0) == 0x80)
+        start--;
+    if (start == 0)
+        return;
+    lead = (unsigned char)s[start - 1];
+    need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (n - (start - 1) < need)
+        s[start - 1] = '\0';
+}
+
 enum err_code
 err_failv(struct err *err, enum err_code code, const char *pointer, const char *fmt, va_list ap)
 {
@@ -60,9 +84,11 @@ err_failv(struct err *err, enum err_code code, const char *pointer, const char *
     vsnprintf(detail, sizeof(detail), fmt, ap);
     err->code = code;
     snprintf(err->slug, sizeof(err->slug), "%s", err_code_slug(code));
+    cut_at_character(detail, sizeof(detail));
     memcpy(err->detail, detail, sizeof(detail));
     err->has_pointer = pointer != NULL;
     snprintf(err->pointer, sizeof(err->pointer), "%s", pointer ? pointer : "");
+    cut_at_character(err->pointer, sizeof(err->pointer));
     return code;
 }
 

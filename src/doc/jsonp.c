@@ -929,38 +929,95 @@ int_equal(json_object *a, json_object *b)
            json_object_get_uint64(a) == json_object_get_uint64(b);
 }
 
-/*
- * An integer against a double, exactly: the double must lie in the integer's range
- * and survive the round trip through it, so no rounding of the integer ever happens.
- */
-static int
-int_double_equal(json_object *i, double d)
-{
-    int64_t s = json_object_get_int64(i);
-    uint64_t u = json_object_get_uint64(i);
+/* A number's decimal value as written: its sign, its significant digits and the
+ * power of ten of the first of them (0.d1d2... x 10^point). Zero has no digits. */
+struct decimal {
+    int negative;
+    const char *digits; /* into the text: the first significant digit */
+    size_t n;           /* significant digits, '.' skipped when counting */
+    long point;
+};
 
-    if (s < 0)
-        return d >= -9223372036854775808.0 && d < 0 && (double)(int64_t)d == d && (int64_t)d == s;
-    return d >= 0 && d < 18446744073709551616.0 && (double)(uint64_t)d == d && (uint64_t)d == u;
+static void
+decimal_of(const char *text, struct decimal *d)
+{
+    const char *p = text, *last = NULL;
+    long before = 0, exponent = 0, sign = 1;
+    int seen_point = 0;
+
+    memset(d, 0, sizeof(*d));
+    if (*p == '-') {
+        d->negative = 1;
+        p++;
+    }
+    for (; (*p >= '0' && *p <= '9') || *p == '.'; p++) {
+        if (*p == '.') {
+            seen_point = 1;
+            continue;
+        }
+        if (d->digits == NULL && *p == '0') {
+            if (seen_point)
+                before--; /* a leading zero after the point */
+            continue;
+        }
+        if (d->digits == NULL)
+            d->digits = p;
+        if (!seen_point)
+            before++;
+        if (*p != '0')
+            last = p;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '-' || *p == '+')
+            sign = *p++ == '-' ? -1 : 1;
+        for (; *p >= '0' && *p <= '9' && exponent < 1000000; p++)
+            exponent = exponent * 10 + (*p - '0');
+    }
+    if (last == NULL) {
+        d->digits = NULL; /* zero: every representation is equal */
+        return;
+    }
+    for (p = d->digits; p <= last; p++)
+        d->n += *p != '.';
+    d->point = before + sign * exponent;
+}
+
+/* The digit at position i of a decimal, the point skipped. */
+static char
+decimal_digit(const struct decimal *d, size_t i)
+{
+    const char *p = d->digits;
+
+    for (;; p++)
+        if (*p != '.' && i-- == 0)
+            return *p;
 }
 
 /*
- * RFC 6902 section 4.6 compares numbers by value. Doubles compare as doubles, so two
- * different texts beyond double precision compare equal: the limit of the model.
+ * RFC 6902 section 4.6 compares numbers by value. Two integers json-c holds exactly
+ * compare as integers; otherwise the decimal values as written compare digit by digit,
+ * so 1, 1.0 and 10e-1 are equal while two 30-digit integers a double cannot tell apart
+ * are not (and a change from one to the other is never mistaken for no change).
  */
 static int
 number_equal(json_object *a, json_object *b)
 {
-    int ai = json_object_is_type(a, json_type_int);
-    int bi = json_object_is_type(b, json_type_int);
+    struct decimal x, y;
+    size_t i;
 
-    if (ai && bi)
+    if (json_object_is_type(a, json_type_int) && json_object_is_type(b, json_type_int))
         return int_equal(a, b);
-    if (ai)
-        return int_double_equal(a, json_object_get_double(b));
-    if (bi)
-        return int_double_equal(b, json_object_get_double(a));
-    return json_object_get_double(a) == json_object_get_double(b);
+    decimal_of(json_object_get_string(a), &x);
+    decimal_of(json_object_get_string(b), &y);
+    if (x.digits == NULL || y.digits == NULL)
+        return x.digits == y.digits;
+    if (x.negative != y.negative || x.n != y.n || x.point != y.point)
+        return 0;
+    for (i = 0; i < x.n; i++)
+        if (decimal_digit(&x, i) != decimal_digit(&y, i))
+            return 0;
+    return 1;
 }
 
 static int

@@ -576,10 +576,15 @@ Test(jsonp, equality_numbers_by_value)
     cr_assert_not(eq("1", "1.5"));
     cr_assert_not(eq("1", "2"));
     cr_assert_not(eq("9223372036854775807", "-9223372036854775808"));
-    /* 2^63 as a double is not INT64_MAX, though (double)INT64_MAX rounds to it. */
-    cr_assert_not(eq("9223372036854775807", "9223372036854775807.0"));
+    /* by the decimal value as written, never rounded through a double */
+    cr_assert(eq("9223372036854775807", "9223372036854775807.0"));
+    cr_assert_not(eq("9223372036854775807", "9223372036854775808.0"));
     cr_assert_not(eq("9007199254740993", "9007199254740992.0"));
     cr_assert(eq("9007199254740992", "9007199254740992.0"));
+    cr_assert_not(eq("111111111111111111111111111111", "111111111111111111111111111112"));
+    cr_assert(eq("111111111111111111111111111111", "1.11111111111111111111111111111e29"));
+    cr_assert_not(eq("0.1000000000000000000001", "0.1"));
+    cr_assert(eq("0.10", "1e-1"));
 }
 
 Test(jsonp, equality_types_and_containers)

@@ -196,3 +196,29 @@ Test(resp, a_refused_content_coding_names_the_accepted_one)
     err_clear(&err);
     resp_free(&r);
 }
+
+/* A detail or pointer cut at its buffer's end is cut between characters, never inside
+ * one: the problem body stays valid UTF-8 (found by tests/fuzz). */
+Test(resp, a_long_detail_is_cut_between_characters)
+{
+    char name[1200];
+    struct err err = {0};
+    size_t i;
+
+    for (i = 0; i + 2 < sizeof(name); i += 2)
+        memcpy(name + i, "\xc3\xa9", 2); /* é, two bytes each */
+    name[i] = '\0';
+    for (i = 1; i <= 2; i++) {
+        char *p = name + i - 1, *q = name;
+        err_fail(&err, ERR_BAD_REQUEST, i == 1 ? p : q, "x%s", i == 1 ? name : name + 1);
+        cr_assert(strlen(err.detail) < sizeof(err.detail));
+        /* every byte that starts a character is followed by its continuation */
+        for (q = err.detail; *q != '\0'; q++)
+            if (((unsigned char)*q & 0xE0) == 0xC0)
+                cr_assert(((unsigned char)q[1] & 0xC0) == 0x80, "cut inside a character");
+        for (q = err.pointer; *q != '\0'; q++)
+            if (((unsigned char)*q & 0xE0) == 0xC0)
+                cr_assert(((unsigned char)q[1] & 0xC0) == 0x80, "pointer cut inside a character");
+        err_clear(&err);
+    }
+}
