@@ -101,8 +101,9 @@ enum stmt {
 
 /* One entry of a stack ST_STACK_TOP walks, the version the text ends with: its version,
  * the entry below it, and whether it is what the walk looks for: by actor $3 (any when
- * NULL), and not reverted by an entry named $4. As a LATERAL subquery, it reads exactly
- * the entry it names, never the resource's whole log; and what reverted an entry came
+ * NULL), and not reverted by an entry named $4. As a LATERAL subquery that cannot be
+ * pulled up into a join (its LIMIT), it reads exactly the entry it names per step,
+ * never the resource's whole log; and what reverted an entry came
  * after it, so whichever index the planner picks, the question reads only the entries
  * newer than the one asked about (none, for the top of the stack). */
 #define STACK_ENTRY                                                                                \
@@ -200,7 +201,7 @@ static const struct {
     [ST_STACK_TOP] = {"stack_top", "WITH RECURSIVE walk(version, stack_prev, found, depth) AS ("
                                    " SELECT s.*, 1 FROM (" STACK_ENTRY "$2) s"
                                    " UNION ALL SELECT s.*, w.depth + 1 FROM walk w"
-                                   " CROSS JOIN LATERAL (" STACK_ENTRY "w.stack_prev) s"
+                                   " CROSS JOIN LATERAL (" STACK_ENTRY "w.stack_prev LIMIT 1) s"
                                    " WHERE NOT w.found AND w.depth < 100000)"
                                    " SELECT version FROM walk WHERE found"},
 };
