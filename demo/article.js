@@ -91,31 +91,37 @@ async function main() {
 
   const banner = new Banner(document.getElementById('banner'));
   const saved = document.getElementById('saved');
-  const conflict = () =>
+  const conflict = () => {
     banner.show(
       'Changed elsewhere: this article was edited in another tab or by someone else. Your text was not saved.',
       {
         server: () => {
           fields.filter((f) => f.held).forEach((f) => f.takeServer());
           banner.hide();
+          status();
         },
         mine: () => {
           fields.filter((f) => f.held).forEach((f) => f.keepMine());
           banner.hide();
+          status();
         },
       },
     );
+    status();
+  };
   const hooks = { onConflict: conflict, onSave: () => status() };
   const fields = [
     new Field(doc, document.getElementById('title'), 'title', 'set_title', hooks),
     new Field(doc, document.getElementById('body'), 'body', 'set_body', hooks),
   ];
   function status() {
-    saved.textContent = fields.some((f) => f.typing)
-      ? 'editing…'
-      : doc.pending > 0
-        ? 'saving…'
-        : `saved · version ${doc.version}`;
+    saved.textContent = fields.some((f) => f.held)
+      ? 'not saved: changed elsewhere'
+      : fields.some((f) => f.typing)
+        ? 'editing…'
+        : doc.pending > 0
+          ? 'saving…'
+          : `saved · version ${doc.version}`;
   }
   for (const f of fields) {
     f.input.disabled = false;

@@ -251,7 +251,8 @@ export class Session {
 
 /*
  * The "changed elsewhere" banner: `show(text, {server, mine})` with the handlers of
- * its two buttons ("Show the server's version", and "Keep mine" when given).
+ * its buttons: "Show the server's version", and "Keep mine" when given (then the
+ * banner cannot be dismissed: it waits for one of the two).
  */
 export class Banner {
   constructor(root) {
@@ -264,11 +265,11 @@ export class Banner {
     });
     this.mineButton = el('button', { type: 'button', class: 'keep-mine', text: 'Keep mine' });
     this.details = el('div', { class: 'server-version', hidden: true });
-    const dismiss = el('button', { type: 'button', class: 'dismiss', text: 'Dismiss' });
-    root.append(this.text, this.serverButton, this.mineButton, dismiss, this.details);
+    this.dismissButton = el('button', { type: 'button', class: 'dismiss', text: 'Dismiss' });
+    root.append(this.text, this.serverButton, this.mineButton, this.dismissButton, this.details);
     this.serverButton.addEventListener('click', () => this.handlers.server?.());
     this.mineButton.addEventListener('click', () => this.handlers.mine?.());
-    dismiss.addEventListener('click', () => this.hide());
+    this.dismissButton.addEventListener('click', () => this.hide());
     this.handlers = {};
     this.hide();
   }
@@ -277,6 +278,8 @@ export class Banner {
     this.text.textContent = text;
     this.handlers = handlers;
     this.mineButton.hidden = handlers.mine === undefined;
+    /* with "Keep mine" there is a choice to make: the banner stays until it is made */
+    this.dismissButton.hidden = handlers.mine !== undefined;
     this.details.hidden = true;
     this.root.hidden = false;
   }

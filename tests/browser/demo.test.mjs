@@ -72,6 +72,13 @@ async function addRegion(page, start, end, effect = 'highlight') {
   await form.getByRole('button', { name: 'Add region' }).click();
 }
 
+/* Waits up to the feed's second for `probe`, and says how long it took. */
+async function within(what, probe) {
+  const start = performance.now();
+  await until(what, probe, FEED_MS, 20);
+  console.log(`${what}: ${Math.round(performance.now() - start)} ms after the confirmation`);
+}
+
 async function drained(page, ms = RESEND_MS) {
   await until('the page to have sent everything', async () => (await pending(page)) === 0, ms);
 }
@@ -156,22 +163,18 @@ test(
     /* alice's keyframe: confirmed on her page, then on bob's within the second */
     await addKeyframe(alice, 10, 42);
     await drained(alice);
-    await until(
+    await within(
       'bob to see alice’s keyframe',
       async () => (await keyframeRow(bob, 10).count()) === 1,
-      FEED_MS,
-      20,
     );
     assert.equal(await keyframeRow(bob, 10).locator('[name=x]').inputValue(), '42');
 
     /* bob's region, the other way round */
     await addRegion(bob, 4, 6);
     await drained(bob);
-    await until(
+    await within(
       'alice to see bob’s region',
       async () => (await alice.locator('#regions tbody tr').count()) === 1,
-      FEED_MS,
-      20,
     );
 
     /* each knows the other is there, from the same entries */
@@ -232,6 +235,7 @@ test(
     await drained(stale);
     /* nothing typed there is lost from the page, and nothing of it reached the server */
     assert.equal(await stale.locator('#body').inputValue(), old);
+    assert.equal(await stale.locator('#saved').textContent(), 'not saved: changed elsewhere');
     assert.equal((await api('alice', 'GET', `/articles/${id}`)).data.body, newest);
     await screenshot(stale, 'article-changed-elsewhere');
 
