@@ -89,7 +89,7 @@ export function launch() {
 
 /*
  * A browser context (its own storage, as a second browser or device would have), with
- * the page's console errors collected in `context.errors`.
+ * the errors its pages throw collected in `context.errors`.
  */
 export async function newContext(browser) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
@@ -101,14 +101,26 @@ export async function newContext(browser) {
 /* Opens a demo page as `actor`: /demo/<page>.html?id=ID#token=... */
 export async function openPage(context, actor, page, id) {
   const p = await context.newPage();
+  const refused = [];
   p.on('pageerror', (e) => context.errors.push(`${page}: ${e.message}`));
+  p.on(
+    'response',
+    (r) => r.status() >= 400 && refused.push(`${r.status()} ${new URL(r.url()).pathname}`),
+  );
   await p.goto(`${ORIGIN}/demo/${page}.html?id=${id}#token=${TOKENS[actor]}`);
   const ready = page === 'clip' ? '#keyframes form' : '#body:enabled';
-  await p.waitForFunction(
-    (ready) => !document.getElementById('error').hidden || document.querySelector(ready) !== null,
-    ready,
-    { timeout: 15000 },
-  );
+  try {
+    await p.waitForFunction(
+      (ready) => !document.getElementById('error').hidden || document.querySelector(ready) !== null,
+      ready,
+      { timeout: 15000 },
+    );
+  } catch {
+    /* the page's modules did not run: /actiond.js missing, say */
+    throw new Error(
+      `the ${page} page did not start within 15 s; refused: ${refused.join(', ')}`,
+    );
+  }
   if (await p.locator('#error').isVisible())
     throw new Error(`the ${page} page did not open: ${await p.locator('#error').textContent()}`);
   return p;
