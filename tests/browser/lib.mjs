@@ -117,9 +117,7 @@ export async function openPage(context, actor, page, id) {
     );
   } catch {
     /* the page's modules did not run: /actiond.js missing, say */
-    throw new Error(
-      `the ${page} page did not start within 15 s; refused: ${refused.join(', ')}`,
-    );
+    throw new Error(`the ${page} page did not start within 15 s; refused: ${refused.join(', ')}`);
   }
   if (await p.locator('#error').isVisible())
     throw new Error(`the ${page} page did not open: ${await p.locator('#error').textContent()}`);
