@@ -13,6 +13,7 @@
 #                            problems/ (nginx/problems/*.json, its error documents),
 #                            web/ (the browser client), feed.sock (the live feed's
 #                            publishing socket, which the workers talk to)
+#                            demo/ (the demo app, a copy of demo/)
 #
 # Functions report a failure on stderr and return non-zero; they never exit (ad_die is
 # for the scripts themselves), so deploy/check can carry on and summarise. Callers
@@ -29,7 +30,7 @@
 AD_PACKAGES="build-essential autoconf automake libtool pkg-config libfcgi-dev
 libjson-c-dev libpq-dev libssl-dev libcriterion-dev postgresql postgresql-contrib nginx-light
 libnginx-mod-nchan redis-server spawn-fcgi apache2 curl python3 valgrind strace wrk clang-format
-nodejs clang libclang-rt-14-dev"
+nodejs clang libclang-rt-14-dev npm chromium"
 
 ad_log() { printf 'actiond: %s\n' "$*" >&2; }
 ad_err() { printf 'actiond: error: %s\n' "$*" >&2; }
@@ -55,6 +56,18 @@ ad_check_path() {
 # ---------------------------------------------------------------------------------
 # packages
 
+# ad_pkg_installed NAME: package NAME is installed, or an installed package provides it
+# (NodeSource's nodejs provides npm: installing Debian's npm would replace that nodejs).
+ad_pkg_installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ] && return 0
+    dpkg-query -W -f='${Status}\t${Provides}\n' 2>/dev/null | awk -F '\t' -v p="$1" '
+        $1 == "install ok installed" {
+            n = split($2, a, /, */)
+            for (i = 1; i <= n; i++) { sub(/ .*/, "", a[i]); if (a[i] == p) found = 1 }
+        }
+        END { exit !found }'
+}
+
 # Installs whichever of AD_PACKAGES is missing. As a non-root user, only reports them.
 # Package scripts normally start a service they install (the system nginx on port 80,
 # the default PostgreSQL cluster); a policy-rc.d answering 101 ("action forbidden")
@@ -64,8 +77,7 @@ ad_ensure_packages() {
     command -v dpkg-query >/dev/null 2>&1 ||
         { ad_err "dpkg-query not found: deploy/ expects Debian 12"; return 1; }
     for p in $AD_PACKAGES; do
-        [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
-            missing+=("$p")
+        ad_pkg_installed "$p" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     if ! ad_is_root; then
@@ -517,6 +529,7 @@ ad_nginx_conf() {
         redis="upstream actiond_feed_redis {\n        nchan_redis_server $ACTIOND_FEED_REDIS;\n    }"
         store="nchan_redis_pass actiond_feed_redis;"
     fi
+    ad_nginx_demo "$src" "$state" || return 1
     # the workers' own sockets (ad_workers_start), or the shared one when there are none;
     # max_fails=0: see nginx/actiond.conf.in
     while [ -S "$sock.$n" ]; do
@@ -539,6 +552,19 @@ ad_nginx_conf() {
         rm -f "$new"
     else
         mv "$new" "$dir/nginx.conf" && echo changed
+    fi
+}
+
+# ad_nginx_demo SRC STATE: copies the demo app (SRC/demo: pages, styles, modules) to
+# STATE/nginx/demo, which nginx serves at / and /demo/ (nginx's unprivileged workers
+# read it there, as the problem documents).
+ad_nginx_demo() {
+    local dir=$2/nginx/demo
+    rm -rf "$dir"
+    if ! install -d -m 0755 "$dir" ||
+        ! install -m 0644 "$1/demo/"*.html "$1/demo/"*.css "$1/demo/"*.js "$dir/"; then
+        ad_err "cannot copy $1/demo to $dir"
+        return 1
     fi
 }
 
