@@ -151,6 +151,7 @@ static char *read_file(const char *path);
 static int apply_one(PGconn *c, const char *dir, const char *name, int *applied);
 static int cmd_migrate(PGconn *c, const char *dir);
 static int cmd_token_create(PGconn *c, const char *actor, const char *expires_in);
+static void print_table(const PGresult *r, const char *const *head, int ncols);
 static int cmd_token_list(PGconn *c, const char *actor);
 static int cmd_token_revoke(PGconn *c, const char *actor, const char *id);
 static int valid_id(const char *s);
@@ -505,6 +506,28 @@ cmd_token_create(PGconn *c, const char *actor, const char *expires_in)
     return r != NULL ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* The most columns print_table lays out; the listings have 4 and 6. */
+#define TABLE_COLUMNS_MAX 8
+
+/* Prints result `r` as a table under the headings `head` (one per column, `ncols` of
+ * them, at most TABLE_COLUMNS_MAX), each column as wide as its widest value. */
+static void
+print_table(const PGresult *r, const char *const *head, int ncols)
+{
+    int width[TABLE_COLUMNS_MAX], rows = PQntuples(r), row, col;
+
+    for (col = 0; col < ncols && col < TABLE_COLUMNS_MAX; col++) {
+        width[col] = (int)strlen(head[col]);
+        for (row = 0; row < rows; row++)
+            if (PQgetlength(r, row, col) > width[col])
+                width[col] = PQgetlength(r, row, col);
+    }
+    for (row = -1; row < rows; row++)
+        for (col = 0; col < ncols && col < TABLE_COLUMNS_MAX; col++)
+            printf("%-*s%s", col + 1 < ncols ? width[col] : 0,
+                   row < 0 ? head[col] : PQgetvalue(r, row, col), col + 1 < ncols ? "  " : "\n");
+}
+
 /*
  * Prints every token (of `actor`, when not NULL) in id order as aligned columns under a
  * header line: id, actor, created, expires, last used, status (active, expired or
@@ -516,7 +539,6 @@ cmd_token_list(PGconn *c, const char *actor)
     static const char *const head[] = {"ID", "ACTOR", "CREATED", "EXPIRES", "LAST_USED", "STATUS"};
     enum { NCOLS = sizeof(head) / sizeof(head[0]) };
     const char *vals[2] = {actor, TOKEN_TIME_FORMAT};
-    int width[NCOLS], rows, row, col;
     PGresult *r;
 
     r = exec_params(c, "token list",
@@ -529,17 +551,7 @@ cmd_token_list(PGconn *c, const char *actor)
                     2, vals, PGRES_TUPLES_OK);
     if (r == NULL)
         return EXIT_FAILURE;
-    rows = PQntuples(r);
-    for (col = 0; col < NCOLS; col++) {
-        width[col] = (int)strlen(head[col]);
-        for (row = 0; row < rows; row++)
-            if (PQgetlength(r, row, col) > width[col])
-                width[col] = PQgetlength(r, row, col);
-    }
-    for (row = -1; row < rows; row++)
-        for (col = 0; col < NCOLS; col++)
-            printf("%-*s%s", col + 1 < NCOLS ? width[col] : 0,
-                   row < 0 ? head[col] : PQgetvalue(r, row, col), col + 1 < NCOLS ? "  " : "\n");
+    print_table(r, head, NCOLS);
     PQclear(r);
     return EXIT_SUCCESS;
 }
@@ -835,7 +847,6 @@ cmd_grant_list(PGconn *c, const char *type, const char *id, const char *actor)
     static const char *const head[] = {"TYPE", "ID", "ACTOR", "ROLE"};
     enum { NCOLS = sizeof(head) / sizeof(head[0]) };
     const char *vals[3] = {type, id, actor};
-    int width[NCOLS], rows, row, col;
     PGresult *r;
 
     r = exec_params(c, "grant list",
@@ -850,22 +861,12 @@ cmd_grant_list(PGconn *c, const char *type, const char *id, const char *actor)
                     3, vals, PGRES_TUPLES_OK);
     if (r == NULL)
         return EXIT_FAILURE;
-    rows = PQntuples(r);
-    if (rows == 0 && type != NULL) {
+    if (PQntuples(r) == 0 && type != NULL) {
         fprintf(stderr, "actionctl: there is no %s %s\n", type, id);
         PQclear(r);
         return EXIT_FAILURE;
     }
-    for (col = 0; col < NCOLS; col++) {
-        width[col] = (int)strlen(head[col]);
-        for (row = 0; row < rows; row++)
-            if (PQgetlength(r, row, col) > width[col])
-                width[col] = PQgetlength(r, row, col);
-    }
-    for (row = -1; row < rows; row++)
-        for (col = 0; col < NCOLS; col++)
-            printf("%-*s%s", col + 1 < NCOLS ? width[col] : 0,
-                   row < 0 ? head[col] : PQgetvalue(r, row, col), col + 1 < NCOLS ? "  " : "\n");
+    print_table(r, head, NCOLS);
     PQclear(r);
     return EXIT_SUCCESS;
 }
