@@ -33,11 +33,19 @@ class BehindApache(ApiTestCase):
             raise AssertionError("apache2 is not installed (deploy/check installs it)")
         cls.dir = tempfile.mkdtemp(prefix="actiond-apache.")
         os.chmod(cls.dir, 0o755)
+        # copied beside the configuration, as deploy/lib.sh does for nginx: Apache's
+        # unprivileged children may not be able to reach the source tree (a checkout
+        # under a private directory)
+        problems = os.path.join(cls.dir, "problems")
+        shutil.copytree(PROBLEMS, problems)
+        os.chmod(problems, 0o755)
+        for name in os.listdir(problems):
+            os.chmod(os.path.join(problems, name), 0o644)
         cls.port = free_port()
         sock = os.path.join(os.path.dirname(os.environ["ACTIOND_PID_FILE"]), "actiond.sock")
         with open(TEMPLATE) as f:
             conf = (f.read().replace("@PREFIX@", cls.dir).replace("@PORT@", str(cls.port))
-                    .replace("@SOCKET@", sock).replace("@PROBLEMS@", PROBLEMS))
+                    .replace("@SOCKET@", sock).replace("@PROBLEMS@", problems))
         cls.conf = os.path.join(cls.dir, "httpd.conf")
         with open(cls.conf, "w") as f:
             f.write(conf)
